@@ -1,0 +1,8 @@
+"""sklearn_lrnn: interpretable recurrent models of neural data for scikit-learn."""
+
+__version__ = "0.1.0"
+
+from ._base import load, save
+from ._validation import split_by_lengths
+
+__all__ = ["__version__", "save", "load", "split_by_lengths"]
