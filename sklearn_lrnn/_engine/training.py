@@ -106,8 +106,11 @@ def fit_module(
         for _ in range(batches_per_epoch):
             batch = sample_batch()
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(batch)
-            bad = not torch.isfinite(loss)
+            try:
+                loss = loss_fn(batch)
+                bad = not torch.isfinite(loss)
+            except torch.linalg.LinAlgError:  # e.g. a covariance that stopped being positive definite
+                bad = True
             if not bad:
                 loss.backward()
                 if grad_clip is not None:

@@ -1,0 +1,268 @@
+"""Variational sequential Monte Carlo (FIVO / VSMC bound) for the low-rank state-space model.
+
+Shapes: B sequences x K particles x R latents; D observed channels; T steps.
+Everything that does not depend on t (Cholesky factors, Kalman gain, whitened data, all random
+numbers) is computed once per forward pass; the time loop does only small batched tensor ops and
+never syncs with the host (resampling is vectorised over the batch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PROPOSALS = ("optimal", "bootstrap")
+RESAMPLING = ("systematic", "multinomial")
+
+
+class StateSpaceModel(nn.Module):
+    """Transition + observation model, the unit the optimiser trains."""
+
+    def __init__(self, transition: nn.Module, observation: nn.Module):
+        super().__init__()
+        self.transition = transition
+        self.observation = observation
+
+
+@dataclass
+class SMCResult:
+    log_evidence: torch.Tensor  # (B,) sum_t log mean_k w_t^k (the VSMC bound per sequence)
+    filter_means: torch.Tensor | None = None  # (B, T, R)
+    particles: torch.Tensor | None = None  # (T, B, K, R) before resampling at each t
+    log_weights: torch.Tensor | None = None  # (T, B, K) normalised
+    ancestors: torch.Tensor | None = None  # (T, B, K) indices chosen at the resampling after t
+
+
+@dataclass
+class _Gaussian:
+    """Time-invariant terms of the optimal proposal for one prior covariance (SPEC 1.1, proposal 1)."""
+
+    IKC: torch.Tensor  # (R, R) I - K C
+    K: torch.Tensor  # (R, D)
+    LP: torch.Tensor  # (R, R) Cholesky of the proposal covariance
+    whiten: torch.Tensor  # (D, D) lower Cholesky of the predictive covariance S
+    GtG: torch.Tensor  # (R, R) C^T S^-1 C
+    G: torch.Tensor  # (D, R) S^-1/2 C
+    const: torch.Tensor  # scalar -D/2 log 2 pi - log det S / 2
+
+
+def _optimal_terms(L_prior: torch.Tensor, C: torch.Tensor, var: torch.Tensor) -> _Gaussian:
+    R, D = C.shape[1], C.shape[0]
+    eye = torch.eye(R, dtype=C.dtype, device=C.device)
+    Sigma = L_prior @ L_prior.T
+    CS = C @ Sigma  # (D, R)
+    S = CS @ C.T + torch.diag(var)
+    Ls = torch.linalg.cholesky(S)
+    if D < 4 * R:
+        # covariance form with Joseph update (stable when the observation is low-dimensional)
+        K = torch.cholesky_solve(CS, Ls).T
+        IKC = eye - K @ C
+        P = IKC @ Sigma @ IKC.T + (K * var) @ K.T
+    else:
+        # information form: only R x R inverses
+        prec = torch.cholesky_inverse(L_prior) + (C.T / var) @ C
+        Lprec = torch.linalg.cholesky(prec)
+        P = torch.cholesky_inverse(Lprec)
+        K = P @ (C.T / var)
+        IKC = eye - K @ C
+    P = 0.5 * (P + P.T) + 1e-7 * eye
+    G = torch.linalg.solve_triangular(Ls, C, upper=False)
+    const = -0.5 * D * math.log(2 * math.pi) - torch.log(torch.diagonal(Ls)).sum()
+    return _Gaussian(IKC, K, torch.linalg.cholesky(P), Ls, G.T @ G, G, const)
+
+
+def _resample_indices(logw: torch.Tensor, pos: torch.Tensor | None, method: str, generator) -> torch.Tensor:
+    """Ancestor indices (B, K) from log weights (B, K); no gradient flows through them."""
+    w = torch.softmax(logw.detach(), dim=-1)
+    if method == "multinomial":
+        return torch.multinomial(w, w.shape[-1], replacement=True, generator=generator)
+    cdf = torch.cumsum(w, dim=-1)
+    return torch.searchsorted(cdf, pos).clamp_max_(w.shape[-1] - 1)
+
+
+def run_smc(
+    model: StateSpaceModel,
+    x: torch.Tensor,
+    *,
+    n_particles: int,
+    mask: torch.Tensor | None = None,
+    u: torch.Tensor | None = None,
+    proposal: str = "optimal",
+    resampling: str = "systematic",
+    ess_threshold: float | None = None,
+    generator: torch.Generator | None = None,
+    return_filter: bool = False,
+    return_history: bool = False,
+) -> SMCResult:
+    """Run the particle filter on a batch and return the VSMC bound (differentiable).
+
+    Parameters
+    ----------
+    x : tensor (B, T, D)
+        Observations (zeros after a sequence's end where ``mask`` is False).
+    mask : bool tensor (B, T) or None
+        Valid time steps; padding is only allowed at the end of a sequence.
+    u : tensor (B, T, n_inputs) or None
+        Exogenous inputs.
+    proposal : {"optimal", "bootstrap"}
+        "optimal" needs a linear-Gaussian observation model.
+    resampling : {"systematic", "multinomial"}
+    ess_threshold : float in (0, 1] or None
+        None resamples at every step; otherwise resample a sequence only when its effective sample
+        size falls below ``ess_threshold * K``.
+    """
+    tr, obs = model.transition, model.observation
+    B, T, D = x.shape
+    K, R = n_particles, tr.rank
+    dev, dt = x.device, x.dtype
+    log_k = math.log(K)
+    adaptive = ess_threshold is not None
+
+    currents = None
+    if u is not None and tr.n_inputs > 0:
+        currents = tr.input_currents(tr.filtered_inputs(u))  # (B, T, N)
+    mu0 = tr.initial_mean(None if currents is None else currents[:, 0]).expand(B, R)
+
+    # all randomness of the pass, drawn at once
+    eps = torch.randn((T, B, K, R), generator=generator, device=dev, dtype=dt)
+    pos = None
+    if resampling == "systematic":
+        offsets = torch.rand((T, B, 1), generator=generator, device=dev, dtype=dt)
+        pos = (torch.arange(K, device=dev, dtype=dt) + offsets) / K
+    batch_offsets = (torch.arange(B, device=dev) * K).unsqueeze(1)
+
+    f = tr.fast_step()
+    if currents is not None:
+        # (T, B*K, N): the input current of each sequence, repeated for its particles
+        cur_steps = currents.transpose(0, 1).repeat_interleave(K, dim=1)
+    if proposal == "optimal":
+        if not getattr(obs, "linear", False):
+            raise ValueError("the optimal proposal needs a linear-Gaussian observation model; use 'bootstrap'.")
+        C, d, var = obs.linear_gaussian(tr)
+        first = _optimal_terms(tr.init_cov.cholesky(), C, var)
+        rest = _optimal_terms(tr.noise.cholesky(), C, var)
+        xd = x - d
+        # whitened data and Kalman-gain terms for every step at once
+        y0 = torch.linalg.solve_triangular(first.whiten, xd[:, 0].T, upper=False).T  # (B, D)
+        y = torch.linalg.solve_triangular(rest.whiten, xd.reshape(-1, D).T, upper=False).T.reshape(B, T, D)
+        # per step, one matmul gives [proposal mean | C^T S^-1 C f - 2 C^T S^-1/2 y]: the bias of both
+        # halves is precomputed here for all t (noise included)
+        kx_noise = (xd @ rest.K.T).transpose(0, 1)[1:].unsqueeze(2) + eps[1:] @ rest.LP.T  # (T-1, B, K, R)
+        yG = (-2 * (y @ rest.G)).transpose(0, 1)[1:].unsqueeze(2).expand(T - 1, B, K, R)
+        bias = torch.cat([kx_noise, yG], -1).reshape(T - 1, B * K, 2 * R)
+        proj = torch.cat([rest.IKC.T, rest.GtG], 1)  # (R, 2R)
+        # particle-independent part of each step's log weight, added after the loop
+        r0 = y0 - mu0 @ first.G.T
+        step_const = torch.cat(
+            [(first.const - 0.5 * (r0 * r0).sum(-1)).unsqueeze(1), rest.const - 0.5 * (y[:, 1:] * y[:, 1:]).sum(-1)], 1
+        )  # (B, T)
+        z = (mu0 @ first.IKC.T + xd[:, 0] @ first.K.T).unsqueeze(1) + eps[0] @ first.LP.T
+        logw = torch.zeros((B, K), device=dev, dtype=dt)
+    elif proposal == "bootstrap":
+        noise = (eps[1:] @ tr.noise.cholesky().T).reshape(T - 1, B * K, R)
+        z = mu0.unsqueeze(1) + eps[0] @ tr.init_cov.cholesky().T
+        logw = obs.log_prob(x[:, :1], z, tr)
+        step_const = None
+    else:
+        raise ValueError(f"proposal must be one of {PROPOSALS}; got {proposal!r}.")
+    z = z.reshape(B * K, R)
+
+    incs = []
+    logW = torch.full((B, K), -log_k, device=dev, dtype=dt) if adaptive else None
+    means, hist_z, hist_w, hist_a = [], [], [], []
+    for t in range(T):
+        if t > 0:
+            fz = f(z, None if currents is None else cur_steps[t])
+            if proposal == "optimal":
+                out = torch.addmm(bias[t - 1], fz, proj)
+                z = out[:, :R]
+                logw = (out[:, R:] * fz).sum(-1).mul(-0.5).reshape(B, K)
+            else:
+                z = fz + noise[t - 1]
+                logw = obs.log_prob(x[:, t].unsqueeze(1), z.reshape(B, K, R), tr)
+        if mask is not None:
+            logw = logw * mask[:, t].unsqueeze(1).to(dt)
+        if adaptive:
+            lw = logW + logw
+            inc = torch.logsumexp(lw, -1)
+            normed = logW = lw - inc.unsqueeze(1)
+        else:
+            inc = torch.logsumexp(logw, -1)
+            normed = logw
+        incs.append(inc)
+        if return_filter:
+            means.append((torch.softmax(normed.detach(), -1).unsqueeze(-1) * z.detach().reshape(B, K, R)).sum(1))
+        if return_history:
+            hist_z.append(z.detach().reshape(B, K, R))
+            hist_w.append(torch.log_softmax(normed.detach(), -1))
+        if t == T - 1 and not return_history:
+            break
+        idx = _resample_indices(normed, None if pos is None else pos[t], resampling, generator)
+        if adaptive:
+            ess = 1.0 / torch.exp(2 * logW.detach()).sum(-1)
+            need = (ess < ess_threshold * K).unsqueeze(1)
+            idx = torch.where(need, idx, torch.arange(K, device=dev).expand(B, K))
+            logW = torch.where(need, torch.full_like(logW, -log_k), logW)
+        if return_history:
+            hist_a.append(idx)
+        z = z.index_select(0, (idx + batch_offsets).reshape(-1))
+
+    incs = torch.stack(incs, 1)  # (B, T)
+    if not adaptive:
+        incs = incs - log_k
+    if step_const is not None:
+        incs = incs + (step_const if mask is None else step_const * mask.to(dt))
+    log_evidence = incs.sum(1)
+
+    result = SMCResult(log_evidence=log_evidence)
+    if return_filter:
+        result.filter_means = torch.stack(means, 1)
+    if return_history:
+        result.particles = torch.stack(hist_z)
+        result.log_weights = torch.stack(hist_w)
+        result.ancestors = torch.stack(hist_a)
+    return result
+
+
+@torch.no_grad()
+def simulate(
+    model: StateSpaceModel,
+    n_trials: int,
+    n_timesteps: int,
+    *,
+    z0: torch.Tensor | None = None,
+    u: torch.Tensor | None = None,
+    noise_scale: float = 1.0,
+    burn_in: int = 0,
+    generator: torch.Generator | None = None,
+):
+    """Run the noisy dynamics forward. Returns latents (B, T, R) and observations (B, T, D)."""
+    tr, obs = model.transition, model.observation
+    dev = tr.m.device
+    R = tr.rank
+    currents = None
+    if u is not None and tr.n_inputs > 0:
+        currents = tr.input_currents(tr.filtered_inputs(u))
+    if z0 is None:
+        mu0 = tr.initial_mean(None if currents is None else currents[:, 0]).expand(n_trials, R)
+        z = mu0 + noise_scale * torch.randn((n_trials, R), generator=generator, device=dev) @ tr.init_cov.cholesky().T
+    else:
+        z = z0.to(dev).expand(n_trials, R).clone()
+    L = tr.noise.cholesky() * noise_scale
+    zs = []
+    total = burn_in + n_timesteps
+    for t in range(total):
+        if t > 0:
+            cur = None
+            if currents is not None:
+                cur = currents[:, max(t - burn_in, 0)].unsqueeze(1) if t >= burn_in else None
+            z = tr.step(z.unsqueeze(1), cur).squeeze(1)
+            z = z + torch.randn((n_trials, R), generator=generator, device=dev) @ L.T
+        if t >= burn_in:
+            zs.append(z)
+    Z = torch.stack(zs, 1)
+    X = obs.sample(Z, tr, generator=generator) if noise_scale > 0 else obs.mean(Z, tr)
+    return Z, X
