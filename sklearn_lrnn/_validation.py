@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.utils import check_array
 
 __all__ = ["Sequences", "check_sequences", "restore", "split_by_lengths", "check_matching_inputs"]
 
@@ -58,12 +59,16 @@ class Sequences:
         return out, mask
 
 
+def _to_float(X, name: str) -> np.ndarray:
+    """Numeric float64 array of any dimensionality; scikit-learn's check_array rejects complex,
+    sparse and non-numeric input with its standard messages."""
+    return check_array(X, dtype=np.float64, ensure_2d=False, allow_nd=True, ensure_all_finite=False,
+                       ensure_min_samples=0, ensure_min_features=0, input_name=name)
+
+
 def _as_float_2d(arr, name: str, index=None) -> np.ndarray:
     where = name if index is None else f"{name}[{index}]"
-    try:
-        arr = np.asarray(arr, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where} must contain numbers; got {type(arr).__name__} ({exc}).") from exc
+    arr = _to_float(arr, where)
     if arr.ndim != 2:
         raise ValueError(
             f"{where} must be 2-D (n_timesteps, n_features) inside a list of trials; got shape {arr.shape}."
@@ -118,12 +123,7 @@ def check_sequences(
         trials, layout = None, None
 
     if trials is None:
-        if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # pandas
-            X = X.to_numpy()
-        try:
-            arr = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be numeric; could not convert it to floats ({exc}).") from exc
+        arr = _to_float(X, name)
         if arr.ndim == 3:
             trials, layout = list(arr), "3d"
         elif arr.ndim == 2:
@@ -134,7 +134,7 @@ def check_sequences(
                 )
             trials, layout = [arr], "2d"
         else:
-            hint = " Reshape a single channel with X.reshape(-1, 1)." if arr.ndim == 1 else ""
+            hint = " Reshape your data: X.reshape(-1, 1) for a single channel." if arr.ndim == 1 else ""
             raise ValueError(
                 f"{name} must be a 3-D array (n_trials, n_timesteps, n_features), a list of 2-D trials, "
                 f"or a 2-D array (n_timesteps, n_features); got {arr.ndim}-D with shape {arr.shape}.{hint}"
@@ -147,7 +147,10 @@ def check_sequences(
         raise ValueError(f"all trials of {name} must have the same number of features; got {sorted(widths)}.")
     width = widths.pop()
     if width == 0:
-        raise ValueError(f"{name} has 0 features; pass at least one channel.")
+        shape = np.shape(trials[0]) if layout == "2d" else (len(trials),) + np.shape(trials[0])
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={shape}) while a minimum of 1 is required; pass at least one channel."
+        )
     for i, t in enumerate(trials):
         if t.shape[0] < min_length:
             which = "the recording" if layout == "2d" else f"trial {i}"

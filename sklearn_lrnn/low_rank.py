@@ -504,8 +504,9 @@ or (n_timesteps, n_features)
         B = self.batch_size
         if seq.layout == "2d":
             L = self.window_length
-            x_all = torch.as_tensor(seq.trials[0], dtype=torch.float32, device=device)
-            u_all = None if useq is None else torch.as_tensor(useq.trials[0], dtype=torch.float32, device=device)
+            f32 = lambda a: torch.from_numpy(np.array(a, dtype=np.float32)).to(device)  # noqa: E731 (copy: input may be read-only)
+            x_all = f32(seq.trials[0])
+            u_all = None if useq is None else f32(useq.trials[0])
             n_starts = x_all.shape[0] - L + 1
             lengths = torch.full((B,), float(L), device=device)
             offsets = torch.arange(L, device=device)

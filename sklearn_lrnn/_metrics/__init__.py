@@ -1,0 +1,1 @@
+"""Private implementation of :mod:`sklearn_lrnn.metrics` (split by topic; import from there)."""
