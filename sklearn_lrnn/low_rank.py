@@ -17,8 +17,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import ProgressReporter, resolve_device, to_numpy_state, torch_generator
 from ._engine.low_rank import ACTIVATIONS, LowRankTransition
-from ._engine.observations import OBSERVATIONS
+from ._engine.encoder import PADDINGS, ConvEncoder
+from ._engine.observations import (
+    LINEAR_GAUSSIAN, LINKS, OBSERVATION_NAMES, POISSON_ALL, UNIT_READOUTS, build_observation, inverse_link,
+)
 from ._engine.smc import PROPOSALS, RESAMPLING, StateSpaceModel, run_smc, simulate
+from ._engine.smoothing import SMOOTHERS, smooth
 from ._engine.training import fit_module
 from ._validation import Sequences, check_matching_inputs, check_sequences, restore
 
@@ -35,7 +39,7 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
 
         z_t = a z_{t-1} + n phi(m z_{t-1} + W_u u_t; h) + eps_t,    eps_t ~ N(0, Sigma_z)
 
-    observed through a Gaussian readout. The parameters are learned by maximising the variational
+    observed through a Gaussian, Poisson or mixed readout. The parameters are learned by maximising the variational
     SMC (FIVO) bound with reparameterised particles; the latent posterior is available through
     :meth:`transform`, generation through :meth:`sample`, and the fixed points of the fitted dynamics
     as attributes.
@@ -48,12 +52,35 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
         Number of network units N; None uses the number of observed channels.
     activation : {"relu", "clipped_relu", "tanh"}, default="relu"
         phi: relu max(0, x - h); clipped relu max(0, x + h) - max(0, x) (bounded); tanh(x - h).
-    observation : {"gaussian", "gaussian_currents"}, default="gaussian"
+    observation : {"gaussian", "gaussian_currents", "gaussian_rates", "poisson", "poisson_currents", \
+"poisson_rates", "multimodal"}, default="gaussian"
         "gaussian": affine readout x = B z + b + noise. "gaussian_currents": one channel per unit,
         x = m z + b + noise (needs ``n_units`` equal to the number of channels; pins the units'
-        scale, so the noise in unit space is identifiable).
-    proposal : {"auto", "optimal", "bootstrap"}, default="auto"
-        SMC proposal. "auto" uses the optimal (exact) proposal for linear-Gaussian observations.
+        scale, so the noise in unit space is identifiable). "gaussian_rates": one channel per unit,
+        x = gain * phi(m z + W_u v; h) + bias + noise. "poisson": spike counts
+        x ~ Poisson(g(B z + b)); "poisson_currents" / "poisson_rates": one channel per unit,
+        x ~ Poisson(g(gain * s + bias)) with s the unit's current m z + W_u v or rate phi(.; h).
+        "multimodal": the columns marked by ``poisson_columns`` are Poisson counts
+        Poisson(g(B_p z + b_p)), the others Gaussian N(B_g z + b_g, sigma^2); one likelihood per block.
+        Poisson columns must hold non-negative integers.
+    link : {"softplus", "exp"}, default="softplus"
+        Rate non-linearity g of the Poisson observations.
+    poisson_columns : array-like of int or bool, or None, default=None
+        For ``observation="multimodal"``: indices (or a boolean mask over the features) of the
+        Poisson (count) columns; the rest are Gaussian.
+    proposal : {"auto", "optimal", "encoder", "bootstrap"}, default="auto"
+        SMC proposal. "auto" uses the optimal (exact) proposal for linear-Gaussian observations
+        ("gaussian", "gaussian_currents") and the encoder proposal otherwise. "encoder": a 1-D CNN over
+        the window gives N(mu^e_t, s^e_t^2), combined with the transition prior N(f(z_{t-1}), Sigma_z)
+        as a precision-weighted product (with the diagonal of Sigma_z; the importance weights use the
+        exact prior, so a full Sigma_z is fine). "bootstrap": the transition prior.
+    encoder_kernels : sequence of int, default=(21, 11, 1)
+        Kernel sizes of the encoder's convolutions (the last is the output layer). Layers are padded,
+        so kernels longer than the training windows are allowed.
+    encoder_channels : sequence of int, default=(64, 64)
+        Hidden channels of the encoder (one entry fewer than ``encoder_kernels``).
+    encoder_padding : {"causal", "acausal", "centred"}, default="causal"
+        What the encoder sees at step t: the past (causal), the future (acausal) or both (centred).
     n_particles : int, default=10
         Particles K per sequence during training.
     resampling : {"systematic", "multinomial"}, default="systematic"
@@ -126,9 +153,13 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
     initial_mean_, initial_cov_ : ndarray
         mu_0 and Sigma_0.
     observation_matrix_ : ndarray of shape (n_features, rank)
-        C of the readout x = C z + d (equal to ``left_vectors_`` for "gaussian_currents").
+        C of the affine readout C z + d (``left_vectors_`` for the one-to-one readouts of the units).
     observation_offset_ : ndarray of shape (n_features,)
+        d (``observation_bias_`` for the one-to-one readouts).
+    observation_gain_, observation_bias_ : ndarray of shape (n_features,)
+        Per-channel gain and bias of the one-to-one readouts ("*_currents" (Poisson), "*_rates").
     observation_noise_var_ : ndarray of shape (n_features,)
+        Gaussian observation noise variance (NaN for Poisson columns).
     fixed_points_ : ndarray of shape (n_fixed_points, rank)
         Fixed points of the noise-free dynamics without input (if computed).
     fixed_point_stability_ : ndarray of str
@@ -166,7 +197,12 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
         n_units=None,
         activation="relu",
         observation="gaussian",
+        link="softplus",
+        poisson_columns=None,
         proposal="auto",
+        encoder_kernels=(21, 11, 1),
+        encoder_channels=(64, 64),
+        encoder_padding="causal",
         n_particles=10,
         resampling="systematic",
         ess_threshold=None,
@@ -200,7 +236,12 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
         self.n_units = n_units
         self.activation = activation
         self.observation = observation
+        self.link = link
+        self.poisson_columns = poisson_columns
         self.proposal = proposal
+        self.encoder_kernels = encoder_kernels
+        self.encoder_channels = encoder_channels
+        self.encoder_padding = encoder_padding
         self.n_particles = n_particles
         self.resampling = resampling
         self.ess_threshold = ess_threshold
@@ -248,8 +289,18 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
                 raise ValueError(f"{name} must be one of {tuple(options)}; got {getattr(self, name)!r}.")
 
         choice("activation", ACTIVATIONS)
-        choice("observation", tuple(OBSERVATIONS))
+        choice("observation", OBSERVATION_NAMES)
+        choice("link", LINKS)
         choice("proposal", ("auto",) + PROPOSALS)
+        choice("encoder_padding", PADDINGS)
+        if self.proposal == "optimal" and self.observation not in LINEAR_GAUSSIAN:
+            raise ValueError(
+                f"proposal='optimal' needs a linear-Gaussian observation model {LINEAR_GAUSSIAN}; got "
+                f"observation={self.observation!r}: use 'auto', 'encoder' or 'bootstrap'."
+            )
+        if self.observation == "multimodal" and self.poisson_columns is None:
+            raise ValueError("observation='multimodal' needs poisson_columns (indices or a boolean mask of the "
+                             "count columns).")
         choice("resampling", RESAMPLING)
         choice("transition_noise", ("full", "diag", "scalar"))
         if not 0 < float(self.decay) < 1:
@@ -264,12 +315,55 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
             raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}.")
 
     def _proposal(self):
-        return "optimal" if self.proposal == "auto" else self.proposal
+        if self.proposal == "auto":
+            return "optimal" if self.observation in LINEAR_GAUSSIAN else "encoder"
+        return self.proposal
+
+    def _poisson_mask(self, n_features):
+        """Boolean mask of the Poisson (count) columns."""
+        if self.observation in POISSON_ALL:
+            return np.ones(n_features, dtype=bool)
+        if self.observation != "multimodal":
+            return np.zeros(n_features, dtype=bool)
+        cols = np.asarray(self.poisson_columns)
+        if cols.dtype == bool:
+            if cols.shape != (n_features,):
+                raise ValueError(f"poisson_columns as a boolean mask needs one entry per feature ({n_features}); "
+                                 f"got shape {cols.shape}.")
+            mask = cols.copy()
+        else:
+            if cols.ndim != 1 or not np.issubdtype(cols.dtype, np.integer) or cols.size == 0:
+                raise ValueError(f"poisson_columns must be a 1-D list of column indices or a boolean mask; got "
+                                 f"{self.poisson_columns!r}.")
+            if cols.min() < -n_features or cols.max() >= n_features:
+                raise ValueError(f"poisson_columns has indices outside [0, {n_features}); got {cols.tolist()}.")
+            mask = np.zeros(n_features, dtype=bool)
+            mask[cols] = True
+        if mask.all() or not mask.any():
+            raise ValueError("observation='multimodal' needs some, but not all, columns in poisson_columns; use "
+                             "'poisson' or 'gaussian' for a single modality.")
+        return mask
+
+    def _check_counts(self, seq: Sequences, name="X"):
+        mask = self._poisson_mask(seq.n_features)
+        if not mask.any():
+            return
+        for i, t in enumerate(seq.trials):
+            c = t[:, mask]
+            if (c < 0).any() or (c != np.round(c)).any():
+                cols = np.nonzero(mask)[0][np.nonzero(((c < 0) | (c != np.round(c))).any(0))[0]]
+                where = "" if seq.layout == "2d" else f" (trial {i})"
+                raise ValueError(
+                    f"{name}: Poisson columns must hold non-negative integer spike counts; columns "
+                    f"{cols[:10].tolist()}{where} have negative or non-integer values. Bin spikes into counts, or "
+                    "use a Gaussian observation for continuous data."
+                )
 
     def _validate(self, X, u, *, fitting: bool):
         name = type(self).__name__
         n_features = None if fitting else self.n_features_in_
         seq = check_sequences(X, n_features=n_features, estimator_name=name)
+        self._check_counts(seq)
         if fitting and seq.layout == "2d" and seq.trials[0].shape[0] < self.window_length:
             raise ValueError(
                 f"X: the recording has {seq.trials[0].shape[0]} time steps (n_samples = "
@@ -292,9 +386,9 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ model construction
     def _build(self, n_features, n_inputs, *, data=None, generator=None):
         n_units = self.n_units or n_features
-        if self.observation == "gaussian_currents" and n_units != n_features:
+        if self.observation in UNIT_READOUTS and n_units != n_features:
             raise ValueError(
-                f"observation='gaussian_currents' reads one channel per unit, so n_units must equal the number "
+                f"observation={self.observation!r} reads one channel per unit, so n_units must equal the number "
                 f"of features ({n_features}); got n_units={n_units}."
             )
         transition = LowRankTransition(
@@ -304,10 +398,20 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
             train_init_cov=self.train_noise, learn_init_mean=self.learn_initial_mean,
             input_filter=self.input_filter, generator=generator,
         )
-        observation = OBSERVATIONS[self.observation](
-            self.rank, n_features, noise_std=self.observation_noise_std or 0.1, generator=generator
+        observation = build_observation(
+            self.observation, self.rank, n_features, link=self.link, poisson_mask=self._poisson_mask(n_features),
+            noise_std=self.observation_noise_std or 0.1, generator=generator,
         )
-        model = StateSpaceModel(transition, observation)
+        encoder = None
+        if self._proposal() == "encoder":
+            # torch's default layer init draws from the global RNG: draw it from our seed instead, so
+            # random_state alone fixes the result and the caller's global RNG is left untouched
+            seed = int(torch.randint(2**62, (1,), generator=generator)) if generator is not None else 0
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                encoder = ConvEncoder(n_features, self.rank, self.encoder_kernels, self.encoder_channels,
+                                      self.encoder_padding)
+        model = StateSpaceModel(transition, observation, encoder)
         if data is not None:
             self._init_from_data(model, data)
         return model
@@ -337,19 +441,64 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
         if self.noise_std is None:
             steps = [(t[1:] - mean) @ V - float(self.decay) * ((t[:-1] - mean) @ V) for t in data.trials if len(t) > 1]
             innov = np.concatenate(steps, 0) if steps else np.ones((1, R))
-            noise_std = np.clip(innov.std(0) if len(innov) > 1 else np.ones(R), 1e-3, 10)
+            innov_var = innov.var(0) if len(innov) > 1 else np.ones(R)
+            pmask = self._poisson_mask(D)
+            if pmask.any():
+                # innovations of counts are dominated by Poisson noise: start instead from a fraction of
+                # the latent variance left after removing the Poisson variance (= mean) of the projection
+                proj_var = ((centred @ V) ** 2).mean(0) - (V[pmask] ** 2).T @ np.maximum(mean[pmask], 0)
+                innov_var = np.maximum(0.05 * proj_var, 1e-4 * innov_var)
+            noise_std = np.clip(np.sqrt(innov_var), 1e-3, 10)
         else:
             noise_std = np.full(R, float(self.noise_std))
         tr, obs = model.transition, model.observation
         f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+        name = self.observation
+
+        def set_noise(noise, var):
+            noise.log_std.copy_(f32(0.5 * np.log(var)).reshape(noise.log_std.shape)
+                                if noise.kind != "scalar" else f32([0.5 * np.log(var.mean())]))
+
+        def poisson_start(cols):
+            # bias at the mean count; gain 1 / g'(bias) so that rates move like the data's PCA directions
+            bias = inverse_link(mean[cols], self.link)
+            slope = torch.sigmoid(bias) if self.link == "softplus" else bias.exp()
+            return bias, 1.0 / slope.clamp_min(1e-2)
+
         with torch.no_grad():
-            if self.observation == "gaussian_currents":
+            if name in UNIT_READOUTS:
                 tr.mT.copy_(f32(V.T))
-            else:
+            if name == "gaussian":
                 obs.B.copy_(f32(V))
-            obs.b.copy_(f32(mean))
-            obs.noise.log_std.copy_(f32(0.5 * np.log(obs_var)).reshape(obs.noise.log_std.shape)
-                                    if obs.noise.kind != "scalar" else f32([0.5 * np.log(obs_var.mean())]))
+            if name in ("gaussian", "gaussian_currents"):
+                obs.b.copy_(f32(mean))
+                set_noise(obs.noise, obs_var)
+            elif name == "gaussian_rates":
+                obs.readout.bias.copy_(f32(mean))
+                set_noise(obs.noise, obs_var)
+            elif name == "poisson":
+                bias, gain = poisson_start(slice(None))
+                obs.readout.b.copy_(bias)
+                obs.readout.B.copy_(f32(V) * gain.unsqueeze(1))
+            elif name in ("poisson_currents", "poisson_rates"):
+                bias, gain = poisson_start(slice(None))
+                obs.readout.bias.copy_(bias)
+                obs.readout.gain.copy_(gain)
+            elif name == "multimodal":
+                pm = self._poisson_mask(D)
+                obs.gaussian.B.copy_(f32(V[~pm]))
+                obs.gaussian.b.copy_(f32(mean[~pm]))
+                set_noise(obs.gaussian.noise, obs_var[~pm])
+                bias, gain = poisson_start(pm)
+                obs.poisson.readout.b.copy_(bias)
+                obs.poisson.readout.B.copy_(f32(V[pm]) * gain.unsqueeze(1))
+            # untrained input weights would inject large random currents at every input onset, which the
+            # first epochs then explain as noise: start them small and let the data grow them
+            tr.input_weights.mul_(0.1)
+            enc = getattr(model, "encoder", None)
+            if enc is not None:
+                enc.in_mean.copy_(f32(mean))
+                enc.in_scale.copy_(f32(np.maximum(stacked.std(0), 1e-3)))
             if self.learn_initial_mean:
                 tr.init_mean.copy_(f32(z_first.mean(0)))
             tr.noise.log_std.copy_(f32(np.log(noise_std))[: tr.noise.log_std.numel()] if tr.noise.kind != "scalar"
@@ -542,7 +691,26 @@ or (n_timesteps, n_features)
             self.noise_cov_ = _np(tr.noise.matrix())
             self.initial_mean_ = _np(tr.init_mean)
             self.initial_cov_ = _np(tr.init_cov.matrix())
-            C, d, var = obs.linear_gaussian(tr)
+            for attr in ("observation_gain_", "observation_bias_"):
+                self.__dict__.pop(attr, None)
+            D = self.n_features_in_
+            if getattr(obs, "linear", False):
+                C, d, var = obs.linear_gaussian(tr)
+            elif self.observation == "multimodal":
+                pm = torch.as_tensor(self._poisson_mask(D))
+                C, d = torch.empty(D, self.rank), torch.empty(D)
+                var = torch.full((D,), float("nan"))
+                C[~pm], d[~pm], var[~pm] = obs.gaussian.B, obs.gaussian.b, obs.gaussian.noise.variance()
+                C[pm], d[pm] = obs.poisson.readout.B, obs.poisson.readout.b
+            else:
+                ro = obs.readout
+                var = obs.noise.variance() if hasattr(obs, "noise") else torch.full((D,), float("nan"))
+                if hasattr(ro, "B"):
+                    C, d = ro.B, ro.b
+                else:
+                    C, d = tr.m, ro.bias
+                    self.observation_gain_ = _np(ro.gain)
+                    self.observation_bias_ = _np(ro.bias)
             self.observation_matrix_ = _np(C)
             self.observation_offset_ = _np(d)
             self.observation_noise_var_ = _np(var)
@@ -567,8 +735,8 @@ or (n_timesteps, n_features)
         self.fixed_point_eigvals_ = np.asarray(fps.eigvals)
 
     # ------------------------------------------------------------------ inference
-    def _evaluate(self, model, seq: Sequences, useq, device, *, filtering: bool):
-        """Per-trial log evidence and (optionally) filtering means, with the fixed evaluation seed."""
+    def _evaluate(self, model, seq: Sequences, useq, device, *, filtering: bool, smoother=None):
+        """Per-trial log evidence and (optionally) filtering or smoothing means, with the fixed evaluation seed."""
         gen = torch.Generator(device=device).manual_seed(_EVAL_SEED)
         K = self.eval_particles or max(self.n_particles, 32)
         elbos, means = [], []
@@ -577,22 +745,26 @@ or (n_timesteps, n_features)
             x, mask, u, _ = self._tensors(seq, useq, idx, device)
             res = run_smc(model, x, mask=mask, u=u, n_particles=K, proposal=self._proposal(),
                           resampling=self.resampling, ess_threshold=self.ess_threshold, generator=gen,
-                          return_filter=filtering)
+                          return_filter=filtering and smoother is None, return_history=smoother is not None)
             elbos.append(res.log_evidence.double().cpu().numpy())
-            if filtering:
+            if smoother is not None:
+                sm = smooth(model, res.particles, res.log_weights, u=u, method=smoother, generator=gen)
+                means.extend(sm.double().cpu().numpy()[j, : len(seq.trials[i])] for j, i in enumerate(idx))
+            elif filtering:
                 fm = res.filter_means.double().cpu().numpy()
                 means.extend(fm[j, : len(seq.trials[i])] for j, i in enumerate(idx))
         return np.concatenate(elbos), means
 
-    def _infer(self, X, u, filtering):
+    def _infer(self, X, u, filtering, smoother=None):
         check_is_fitted(self, "_state")
         seq, useq = self._validate(X, u, fitting=False)
         device = resolve_device(self.device)
         with torch.no_grad():
-            elbo, means = self._evaluate(self._model(device), seq, useq, device, filtering=filtering)
+            elbo, means = self._evaluate(self._model(device), seq, useq, device, filtering=filtering,
+                                         smoother=smoother)
         return seq, elbo, means
 
-    def transform(self, X, *, u=None, method="filtering"):
+    def transform(self, X, *, u=None, method="filtering", smoother="conditional"):
         """Posterior-mean latents of X.
 
         Parameters
@@ -601,16 +773,24 @@ or (n_timesteps, n_features)
             Same layouts as in :meth:`fit`.
         u : array-like, optional
             Inputs (required if the model was fitted with inputs).
-        method : {"filtering"}
+        method : {"filtering", "smoothing"}
             "filtering": mean over the particles at each step given the data up to that step.
+            "smoothing": mean given the whole trial: the forward filter's particles reweighted backwards
+            in time by the transition density (see ``smoother``).
+        smoother : {"conditional", "marginal"}, default="conditional"
+            Smoothing algorithm. "conditional": backward simulation, K paths drawn with weights
+            w_t^k p(z_{t+1} | z_t^k) (O(K) per path and step). "marginal": exact marginal weights of
+            forward-filtering backward-smoothing (O(K^2) per step; less Monte-Carlo noise).
 
         Returns
         -------
         Z : latents in X's container, with ``rank`` columns.
         """
-        if method != "filtering":
-            raise ValueError(f"method must be 'filtering'; got {method!r}.")
-        seq, _, means = self._infer(X, u, filtering=True)
+        if method not in ("filtering", "smoothing"):
+            raise ValueError(f"method must be 'filtering' or 'smoothing'; got {method!r}.")
+        if smoother not in SMOOTHERS:
+            raise ValueError(f"smoother must be one of {SMOOTHERS}; got {smoother!r}.")
+        seq, _, means = self._infer(X, u, filtering=True, smoother=smoother if method == "smoothing" else None)
         return restore(means, seq.layout)
 
     def fit_transform(self, X, y=None, *, u=None, **transform_params):
@@ -635,10 +815,17 @@ or (n_timesteps, n_features)
         return float(np.sum(elbo / seq.lengths * weights) / np.sum(weights))
 
     def inverse_transform(self, Z):
-        """Expected observations C z + d for latents Z (any of the containers)."""
+        """Expected observations E[x | z] for latents Z (any of the containers).
+
+        C z + d for Gaussian readouts, the expected counts g(.) for Poisson columns. One-to-one readouts
+        of the units use the recurrent currents only (no input current: ``Z`` carries no inputs).
+        """
         check_is_fitted(self, "_state")
         seq = check_sequences(Z, name="Z", n_features=self.rank, estimator_name="the latent space")
-        out = [t @ self.observation_matrix_.T + self.observation_offset_ for t in seq.trials]
+        model = self._model()
+        with torch.no_grad():
+            out = [model.observation.mean(torch.as_tensor(t, dtype=torch.float32), model.transition).double().numpy()
+                   for t in seq.trials]
         return restore(out, seq.layout)
 
     def sample(self, n_trials=1, n_timesteps=100, *, u=None, z0=None, random_state=None, noise_scale=1.0,

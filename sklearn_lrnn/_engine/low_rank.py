@@ -120,6 +120,11 @@ class LowRankTransition(nn.Module):
         as relu(x + h) - relu(x) because relu's backward is far cheaper than that of a clamp with
         tensor bounds (measured: 0.26 vs 0.68 ms at 100 x 512).
         """
+        from .fused import make_step  # fused C++ kernel (one pass over units, ~5x faster); None if unavailable
+
+        fused = make_step(self.mT, self.n, self.h, self.decay, self.activation)
+        if fused is not None:
+            return fused
         a, mT, h, nT, act = self.decay, self.mT, self.h, self.n.T, self.activation
 
         def f(z, current=None):

@@ -14,17 +14,21 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-PROPOSALS = ("optimal", "bootstrap")
+from .observations import observation_step
+
+PROPOSALS = ("optimal", "encoder", "bootstrap")
 RESAMPLING = ("systematic", "multinomial")
 
 
 class StateSpaceModel(nn.Module):
-    """Transition + observation model, the unit the optimiser trains."""
+    """Transition + observation model (+ the proposal's encoder, if any): the unit the optimiser trains."""
 
-    def __init__(self, transition: nn.Module, observation: nn.Module):
+    def __init__(self, transition: nn.Module, observation: nn.Module, encoder: nn.Module | None = None):
         super().__init__()
         self.transition = transition
         self.observation = observation
+        if encoder is not None:
+            self.encoder = encoder
 
 
 @dataclass
@@ -107,8 +111,10 @@ def run_smc(
         Valid time steps; padding is only allowed at the end of a sequence.
     u : tensor (B, T, n_inputs) or None
         Exogenous inputs.
-    proposal : {"optimal", "bootstrap"}
-        "optimal" needs a linear-Gaussian observation model.
+    proposal : {"optimal", "encoder", "bootstrap"}
+        "optimal" needs a linear-Gaussian observation model; "encoder" needs ``model.encoder``
+        (precision-weighted product of the transition prior, with the diagonal of Sigma_z, and the
+        encoder's N(mu^e_t, s^e_t^2); the weights use the exact, possibly full-covariance, prior).
     resampling : {"systematic", "multinomial"}
     ess_threshold : float in (0, 1] or None
         None resamples at every step; otherwise resample a sequence only when its effective sample
@@ -137,7 +143,9 @@ def run_smc(
     f = tr.fast_step()
     if currents is not None:
         # (T, B*K, N): the input current of each sequence, repeated for its particles
-        cur_steps = currents.transpose(0, 1).repeat_interleave(K, dim=1)
+        # unbind: indexing one (T, P, N) tensor per step would make autograd build a zero-filled
+        # (T, P, N) gradient for every step
+        cur_steps = currents.transpose(0, 1).repeat_interleave(K, dim=1).unbind(0)
     if proposal == "optimal":
         if not getattr(obs, "linear", False):
             raise ValueError("the optimal proposal needs a linear-Gaussian observation model; use 'bootstrap'.")
@@ -161,11 +169,43 @@ def run_smc(
         )  # (B, T)
         z = (mu0 @ first.IKC.T + xd[:, 0] @ first.K.T).unsqueeze(1) + eps[0] @ first.LP.T
         logw = torch.zeros((B, K), device=dev, dtype=dt)
-    elif proposal == "bootstrap":
-        noise = (eps[1:] @ tr.noise.cholesky().T).reshape(T - 1, B * K, R)
-        z = mu0.unsqueeze(1) + eps[0] @ tr.init_cov.cholesky().T
-        logw = obs.log_prob(x[:, :1], z, tr)
-        step_const = None
+    elif proposal in ("bootstrap", "encoder"):
+        obs_step, step_const = observation_step(obs, x, tr)
+        obs_cur = None
+        if currents is not None and getattr(obs, "uses_current", False):
+            obs_cur = currents.transpose(0, 1).unsqueeze(2)  # (T, B, 1, N)
+        if proposal == "bootstrap":
+            noise = (eps[1:] @ tr.noise.cholesky().T).reshape(T - 1, B * K, R)
+            z = mu0.unsqueeze(1) + eps[0] @ tr.init_cov.cholesky().T
+        else:
+            enc = getattr(model, "encoder", None)
+            if enc is None:
+                raise ValueError("proposal='encoder' needs a model with an encoder (StateSpaceModel(..., encoder=...)).")
+            mu_e, var_e = enc(x)  # (B, T, R), once per pass
+            # precision-weighted product N(f, diag Sigma) x N(mu_e, var_e): mean w f + (1 - w) mu_e with
+            # w = var_e / (var + var_e), variance var var_e / (var + var_e); Sigma_0 at t = 0, Sigma_z after
+            prior_var = torch.cat([tr.init_cov.variance().expand(B, 1, R), tr.noise.variance().expand(B, T - 1, R)], 1)
+            w_f = var_e / (prior_var + var_e)
+            q_std = torch.sqrt(prior_var * w_f)
+            base = ((1 - w_f) * mu_e).transpose(0, 1).unsqueeze(2) + q_std.transpose(0, 1).unsqueeze(2) * eps
+            w_steps = w_f.transpose(0, 1).unsqueeze(2).expand(T, B, K, R).reshape(T, B * K, R)
+            base = base.reshape(T, B * K, R)
+            # log p(z | z_prev) - log q(z) = -|L^-1 (z - f)|^2 / 2 + |eps|^2 / 2 - log det L + sum log q_std:
+            # the last two are particle-independent and join step_const
+            Linv0 = torch.linalg.inv(tr.init_cov.cholesky())
+            Linv = torch.linalg.inv(tr.noise.cholesky())
+            eps_sq = 0.5 * (eps * eps).sum(-1)  # (T, B, K)
+            logdet = torch.cat([torch.log(torch.diagonal(tr.init_cov.cholesky())).sum().expand(1),
+                                torch.log(torch.diagonal(tr.noise.cholesky())).sum().expand(T - 1)])
+            q_const = torch.log(q_std).sum(-1) - logdet  # (B, T)
+            step_const = q_const if step_const is None else step_const + q_const
+            mu0k = mu0.unsqueeze(1)
+            z = (w_f[:, 0].unsqueeze(1) * mu0k + base[0].reshape(B, K, R))
+            d = (z - mu0k) @ Linv0.T
+            logw_trans = -0.5 * (d * d).sum(-1) + eps_sq[0]
+        logw = obs_step(0, z, None if obs_cur is None else obs_cur[0])
+        if proposal == "encoder":
+            logw = logw + logw_trans
     else:
         raise ValueError(f"proposal must be one of {PROPOSALS}; got {proposal!r}.")
     z = z.reshape(B * K, R)
@@ -180,9 +220,14 @@ def run_smc(
                 out = torch.addmm(bias[t - 1], fz, proj)
                 z = out[:, :R]
                 logw = (out[:, R:] * fz).sum(-1).mul(-0.5).reshape(B, K)
+            elif proposal == "encoder":
+                z = torch.addcmul(base[t], w_steps[t], fz)
+                d = (z - fz) @ Linv.T
+                logw = obs_step(t, z.reshape(B, K, R), None if obs_cur is None else obs_cur[t]) + (
+                    eps_sq[t] - 0.5 * (d * d).sum(-1).reshape(B, K))
             else:
                 z = fz + noise[t - 1]
-                logw = obs.log_prob(x[:, t].unsqueeze(1), z.reshape(B, K, R), tr)
+                logw = obs_step(t, z.reshape(B, K, R), None if obs_cur is None else obs_cur[t])
         if mask is not None:
             logw = logw * mask[:, t].unsqueeze(1).to(dt)
         if adaptive:
@@ -264,5 +309,8 @@ def simulate(
         if t >= burn_in:
             zs.append(z)
     Z = torch.stack(zs, 1)
-    X = obs.sample(Z, tr, generator=generator) if noise_scale > 0 else obs.mean(Z, tr)
+    kw = {}
+    if getattr(obs, "uses_current", False) and currents is not None:
+        kw["current"] = currents  # one-to-one readouts of the units see the input current too
+    X = obs.sample(Z, tr, generator=generator, **kw) if noise_scale > 0 else obs.mean(Z, tr, **kw)
     return Z, X

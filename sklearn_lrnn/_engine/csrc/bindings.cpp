@@ -1,0 +1,17 @@
+// Python bindings of the fused transition kernel (fused_step.cpp). Kept apart so that ninja compiles
+// the two heavy header sets (pybind/torch python, autograd) in parallel.
+#include <torch/csrc/utils/pybind.h>
+
+#include "fused_step.h"
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  namespace f = sklearn_lrnn_fused;
+  m.doc() = "fused low-rank transition f(z) = a z + phi(z mT + c; h) n^T (sklearn_lrnn)";
+  m.def("step", &f::step, "fused transition step with autograd", py::arg("z"), py::arg("mT"), py::arg("n"),
+        py::arg("h"), py::arg("a"), py::arg("c"), py::arg("act"));
+  m.def("forward", &f::forward, "forward pass only", py::arg("z"), py::arg("mT"), py::arg("n"), py::arg("h"),
+        py::arg("a"), py::arg("c"), py::arg("act"));
+  m.def("set_min_work_per_thread", &f::set_min_work_per_thread,
+        "below this many particle x unit elements per worker a step runs on one thread");
+  m.def("get_min_work_per_thread", &f::get_min_work_per_thread);
+}
