@@ -158,6 +158,9 @@ def find_cycles(model=None, order=2, *, method="auto", max_sequences=200_000, ma
     assert isinstance(pmap, PiecewiseAffineMap)
     if method in ("auto", "exact"):
         bound = count_cells_bound(pmap.n_planes, pmap.dim)
+        if method == "exact" and bound ** order > 10 ** 9:
+            raise ValueError(f"exhaustive {order}-cycle search needs up to {bound}^{order} region sequences; "
+                             "use method='scyfi' for a model this large.")
         if bound ** order <= max_sequences or method == "exact":
             regions = region_patterns(pmap, max_cells=max(bound, 1), random_state=random_state)
             if len(regions) ** order <= max_sequences or method == "exact":
