@@ -191,14 +191,20 @@ def restore(per_trial, layout: str):
 def check_matching_inputs(u, X: Sequences, *, n_inputs: int | None = None, name: str = "u") -> Sequences:
     """Validate exogenous inputs ``u`` against the trials of ``X`` (same container, same lengths)."""
     seq = check_sequences(u, name=name, n_features=n_inputs, estimator_name="the fitted model")
+    return check_aligned(seq, X, name=name, count_hint="pass one input sequence per trial.",
+                         length_hint="inputs must be given at every time step of X.")
+
+
+def check_aligned(seq: Sequences, X: Sequences, *, name: str, count_hint: str, length_hint: str) -> Sequences:
+    """Check that ``seq`` has one trial per trial of ``X``, each of the same length."""
     if len(seq) != len(X):
-        raise ValueError(f"{name} has {len(seq)} trials but X has {len(X)}; pass one input sequence per trial.")
+        raise ValueError(f"{name} has {len(seq)} trials but X has {len(X)}; {count_hint}")
     bad = np.nonzero(seq.lengths != X.lengths)[0]
     if bad.size:
         i = bad[0]
         raise ValueError(
             f"{name} and X differ in length for trial {i}: {seq.lengths[i]} vs {X.lengths[i]} time steps; "
-            "inputs must be given at every time step of X."
+            f"{length_hint}"
         )
     return seq
 

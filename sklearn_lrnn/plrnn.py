@@ -26,7 +26,7 @@ from ._engine.plrnn import (
     rollout_states,
 )
 from ._engine.training import fit_module
-from ._validation import check_matching_inputs, check_sequences, restore
+from ._validation import check_aligned, check_matching_inputs, check_sequences, restore
 
 __all__ = ["PLRNNRegressor", "estimate_tf_interval"]
 
@@ -899,18 +899,10 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
 
 
 def _match_trials(yseq, seqs):
-    if len(yseq) != len(seqs):
-        raise ValueError(
-            f"y has {len(yseq)} trials but X has {len(seqs)}; pass one target sequence per input trial."
-        )
-    bad = np.nonzero(yseq.lengths != seqs.lengths)[0]
-    if bad.size:
-        i = bad[0]
-        raise ValueError(
-            f"y and X differ in length for trial {i}: {yseq.lengths[i]} vs {seqs.lengths[i]} time steps; "
-            "target sequences must have one row per input time step (or pass one target per trial)."
-        )
-    return yseq.trials
+    return check_aligned(
+        yseq, seqs, name="y", count_hint="pass one target sequence per input trial.",
+        length_hint="target sequences must have one row per input time step (or pass one target per trial).",
+    ).trials
 
 
 def _window_sampler(trials, length, batch_size, gen, device, dtype):
