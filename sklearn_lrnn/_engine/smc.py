@@ -170,13 +170,14 @@ def run_smc(
         z = (mu0 @ first.IKC.T + xd[:, 0] @ first.K.T).unsqueeze(1) + eps[0] @ first.LP.T
         logw = torch.zeros((B, K), device=dev, dtype=dt)
     elif proposal in ("bootstrap", "encoder"):
+        L0, Lz = tr.init_cov.cholesky(), tr.noise.cholesky()  # once per pass
         obs_step, step_const = observation_step(obs, x, tr)
         obs_cur = None
         if currents is not None and getattr(obs, "uses_current", False):
             obs_cur = currents.transpose(0, 1).unsqueeze(2)  # (T, B, 1, N)
         if proposal == "bootstrap":
-            noise = (eps[1:] @ tr.noise.cholesky().T).reshape(T - 1, B * K, R)
-            z = mu0.unsqueeze(1) + eps[0] @ tr.init_cov.cholesky().T
+            noise = (eps[1:] @ Lz.T).reshape(T - 1, B * K, R)
+            z = mu0.unsqueeze(1) + eps[0] @ L0.T
         else:
             enc = getattr(model, "encoder", None)
             if enc is None:
@@ -192,11 +193,10 @@ def run_smc(
             base = base.reshape(T, B * K, R)
             # log p(z | z_prev) - log q(z) = -|L^-1 (z - f)|^2 / 2 + |eps|^2 / 2 - log det L + sum log q_std:
             # the last two are particle-independent and join step_const
-            Linv0 = torch.linalg.inv(tr.init_cov.cholesky())
-            Linv = torch.linalg.inv(tr.noise.cholesky())
+            Linv0, Linv = torch.linalg.inv(L0), torch.linalg.inv(Lz)
             eps_sq = 0.5 * (eps * eps).sum(-1)  # (T, B, K)
-            logdet = torch.cat([torch.log(torch.diagonal(tr.init_cov.cholesky())).sum().expand(1),
-                                torch.log(torch.diagonal(tr.noise.cholesky())).sum().expand(T - 1)])
+            logdet = torch.cat([torch.log(torch.diagonal(L0)).sum().expand(1),
+                                torch.log(torch.diagonal(Lz)).sum().expand(T - 1)])
             q_const = torch.log(q_std).sum(-1) - logdet  # (B, T)
             step_const = q_const if step_const is None else step_const + q_const
             mu0k = mu0.unsqueeze(1)
@@ -212,6 +212,8 @@ def run_smc(
 
     incs = []
     logW = torch.full((B, K), -log_k, device=dev, dtype=dt) if adaptive else None
+    if adaptive:  # loop constants of the ESS-adaptive branch
+        keep_idx, uniform_logW = torch.arange(K, device=dev).expand(B, K), logW.clone()
     means, hist_z, hist_w, hist_a = [], [], [], []
     for t in range(T):
         if t > 0:
@@ -249,8 +251,8 @@ def run_smc(
         if adaptive:
             ess = 1.0 / torch.exp(2 * logW.detach()).sum(-1)
             need = (ess < ess_threshold * K).unsqueeze(1)
-            idx = torch.where(need, idx, torch.arange(K, device=dev).expand(B, K))
-            logW = torch.where(need, torch.full_like(logW, -log_k), logW)
+            idx = torch.where(need, idx, keep_idx)
+            logW = torch.where(need, uniform_logW, logW)
         if return_history:
             hist_a.append(idx)
         z = z.index_select(0, (idx + batch_offsets).reshape(-1))
