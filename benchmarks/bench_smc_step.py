@@ -1,11 +1,15 @@
 """Median time of one SMC gradient step (forward + backward + RAdam) at the two reference configurations,
 and the peak memory of a full EEG-configuration fit.
 
-    .venv/bin/python benchmarks/bench_smc_step.py [--repeats 30] [--threads 1 2] [--fit-epochs 20]
+    .venv/bin/python benchmarks/bench_smc_step.py [--repeats 30] [--threads 1 2] [--fit-epochs 20] [--compare-loop]
 
 EEG configuration (SPEC section 5): 64 channels, R = 3, N = 512, clipped relu, K = 10 particles,
 10 windows x 50 steps, full transition covariance, optimal proposal.
 Teacher configuration: K = 64, 16 trials x 75 steps, N = 20, R = 2, relu, currents readout.
+
+Both use the fused SMC window (the whole time loop in one C++ op) where the kernel is available.
+``--compare-loop`` also times the per-step loop (``smc.FUSED_WINDOW = False``), interleaved with the
+window step by step in the same process, and prints the median of the paired time ratios.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from sklearn_lrnn._engine.low_rank import LowRankTransition  # noqa: E402
 from sklearn_lrnn._engine.observations import GaussianAffine, GaussianCurrents  # noqa: E402
+from sklearn_lrnn._engine import smc  # noqa: E402
 from sklearn_lrnn._engine.smc import StateSpaceModel, run_smc  # noqa: E402
 
 CONFIGS = {
@@ -33,21 +38,37 @@ CONFIGS = {
 }
 
 
-def step_times(cfg, repeats, warmup=5):
+def _stepper(cfg):
     g = torch.Generator().manual_seed(0)
     tr = LowRankTransition(cfg["R"], cfg["N"], activation=cfg["act"], generator=g)
     model = StateSpaceModel(tr, cfg["obs"](cfg["R"], cfg["D"], generator=g))
     opt = torch.optim.RAdam(model.parameters(), 1e-3)
     x = torch.randn(cfg["B"], cfg["T"], cfg["D"], generator=g)
-    times = []
-    for i in range(warmup + repeats):
+
+    def step():
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = -run_smc(model, x, n_particles=cfg["K"], generator=g).log_evidence.mean() / cfg["T"]
         loss.backward()
         opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
+        return time.perf_counter() - t0
+
+    return step
+
+
+def step_times(cfg, repeats, warmup=5, modes=(True,)):
+    """Times per step for each value of smc.FUSED_WINDOW in ``modes``, interleaved step by step."""
+    steppers = {m: _stepper(cfg) for m in modes}
+    times = {m: [] for m in modes}
+    try:
+        for i in range(warmup + repeats):
+            for m in modes:
+                smc.FUSED_WINDOW = m
+                dt = steppers[m]()
+                if i >= warmup:
+                    times[m].append(dt)
+    finally:
+        smc.FUSED_WINDOW = True
     return times
 
 
@@ -76,18 +97,32 @@ def main():
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--fit-epochs", type=int, default=10, help="epochs (x 50 steps) of the memory run; 0 skips it")
+    ap.add_argument("--compare-loop", action="store_true",
+                    help="also time the per-step loop (no fused window), interleaved, and print the ratio")
     args = ap.parse_args()
-    print(f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}")
-    print("| config | threads | median ms / step | p10 | p90 | target |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    from sklearn_lrnn._engine.fused import fused_unavailable_reason
+
+    reason = fused_unavailable_reason()
+    print(f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}, "
+          f"fused kernels: {'yes' if reason is None else 'no (' + reason + ')'}")
+    extra = " loop ms / step | window / loop |" if args.compare_loop else ""
+    print(f"| config | threads | median ms / step | p10 | p90 | target |{extra}")
+    print("| --- | --- | --- | --- | --- | --- |" + (" --- | --- |" if args.compare_loop else ""))
     targets = {"eeg": "<= 20 ms (reference 130-150)", "teacher": "<= 40 ms (reference 250)"}
+    modes = (True, False) if args.compare_loop else (True,)
     for th in args.threads:
         torch.set_num_threads(th)
         for name, cfg in CONFIGS.items():
-            ts = sorted(step_times(cfg, args.repeats))
+            times = step_times(cfg, args.repeats, modes=modes)
+            ts = sorted(times[True])
             q = lambda p: 1000 * ts[int(p * (len(ts) - 1))]  # noqa: E731
-            print(f"| {name} | {th} | {1000 * statistics.median(ts):.1f} | {q(0.1):.1f} | {q(0.9):.1f} | {targets[name]} |",
-                  flush=True)
+            row = f"| {name} | {th} | {1000 * statistics.median(ts):.1f} | {q(0.1):.1f} | {q(0.9):.1f} | {targets[name]} |"
+            if args.compare_loop:
+                ratio = statistics.median(w / lp for w, lp in zip(times[True], times[False]))
+                row += f" {1000 * statistics.median(times[False]):.1f} | {ratio:.3f} |"
+            print(row, flush=True)
+    if args.compare_loop:
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.fit_epochs:
         res = fit_peak_memory(args.fit_epochs)
         print(f"\nFull EEG-configuration fit ({res['steps']} steps, real data: {res['real_data']}): "

@@ -143,3 +143,29 @@ def test_learning_rate_decays_exponentially_to_final():
     res = fit_module(module, lambda b: module(b).pow(2).mean(), lambda: torch.ones(3, 2), n_epochs=10,
                      batches_per_epoch=1, lr=1e-3, final_lr=1e-6)
     assert res.optimizer_state["param_groups"][0]["lr"] == pytest.approx(1e-6, rel=1e-6)
+
+
+@pytest.mark.parametrize("D", [3, 12])  # covariance form (D < 4R) and information form (Woodbury, D >= 4R)
+def test_optimal_proposal_terms_match_dense_algebra(D):
+    from sklearn_lrnn._engine.smc import _optimal_terms
+
+    g = torch.Generator().manual_seed(0)
+    R = 2
+    L = torch.tril(torch.randn(R, R, generator=g, dtype=torch.float64)) + 2 * torch.eye(R, dtype=torch.float64)
+    C = torch.randn(D, R, generator=g, dtype=torch.float64)
+    var = torch.rand(D, generator=g, dtype=torch.float64) + 0.1
+    e = torch.randn(4, 5, D, generator=g, dtype=torch.float64)
+    terms = _optimal_terms(L, C, var)
+    Sigma = L @ L.T
+    S = C @ Sigma @ C.T + torch.diag(var)
+    Sinv = torch.linalg.inv(S)
+    K = Sigma @ C.T @ Sinv
+    P = Sigma - K @ C @ Sigma
+    ke, cse, q = terms.data_terms(e)
+    torch.testing.assert_close(ke, e @ K.T)
+    torch.testing.assert_close(cse, e @ Sinv @ C)
+    torch.testing.assert_close(q, torch.einsum("...i,ij,...j->...", e, Sinv, e))
+    torch.testing.assert_close(terms.GtG, C.T @ Sinv @ C)
+    torch.testing.assert_close(terms.IKC, torch.eye(R, dtype=torch.float64) - K @ C)
+    torch.testing.assert_close(terms.LP @ terms.LP.T, P, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(terms.const, -0.5 * D * math.log(2 * math.pi) - 0.5 * torch.logdet(S))

@@ -1,4 +1,4 @@
-"""Fused CPU kernel for the low-rank transition f(z) = a z + phi(z mT + c; h) n^T.
+"""Fused CPU kernels: the low-rank transition f(z) = a z + phi(z mT + c; h) n^T, and the SMC window.
 
 The SMC engine calls the transition once per time step on (P, R) particles; in pure torch every
 (P, N) intermediate is a separate kernel launch (x, x - h, phi, the matmuls, and as many again in the
@@ -6,12 +6,18 @@ backward pass). The C++ extension in ``csrc/fused_step.cpp`` does the forward in
 without materialising (P, N) tensors, and the backward (a C++ autograd node, so no Python runs during
 ``loss.backward()``) recomputes x and phi in a second sweep and produces every gradient at once.
 
+``make_window`` goes one level up: run_smc's whole time loop for the optimal proposal (transition,
+proposal mean, incremental weights, log-sum-exp, systematic / ESS-adaptive resampling) as one C++
+autograd op (``csrc/smc_window.cpp``, sharing the SIMD sweeps of ``csrc/transition_kernels.h``), with a
+hand-written backward pass that walks the steps in reverse: no per-step dispatch or autograd nodes.
+
 It is compiled on first use with ``torch.utils.cpp_extension.load`` (a C++ compiler and ninja are
 needed) and cached in torch's extension directory (``TORCH_EXTENSIONS_DIR``, default
 ``~/.cache/torch_extensions``). ``SKLEARN_LRNN_NO_FUSED=1`` disables it; any failure (no compiler,
 build error) is remembered and callers fall back to pure torch. The kernel runs on one thread unless
 ``SKLEARN_LRNN_FUSED_MIN_WORK=<particles x units per thread>`` lets it split particles over torch's
-intra-op threads (off by default: slower on 2 busy cores, see benchmarks/bench_transition_kernel.py).
+intra-op threads (off by default: slower on 2 busy cores, see benchmarks/bench_transition_kernel.py);
+the SMC window always runs on one thread.
 """
 
 from __future__ import annotations
@@ -24,11 +30,11 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["fused_available", "fused_unavailable_reason", "make_step", "reference_step"]
+__all__ = ["fused_available", "fused_unavailable_reason", "make_step", "make_window", "reference_step"]
 
 ACTIVATION_CODES = {"relu": 0, "clipped_relu": 1, "tanh": 2}
 _CSRC = Path(__file__).resolve().parent / "csrc"
-_SOURCES = [_CSRC / "fused_step.cpp", _CSRC / "bindings.cpp"]
+_SOURCES = [_CSRC / "fused_step.cpp", _CSRC / "smc_window.cpp", _CSRC / "bindings.cpp"]
 
 _lock = threading.Lock()
 _ext = None  # the loaded module once built
@@ -148,6 +154,47 @@ def make_step(mT, n, h, a, activation: str):
         return step(z, mT, n, h, a, current, code)
 
     return f
+
+
+def make_window(mT, n, h, a, activation: str):
+    """The SMC time loop of ``run_smc`` for the optimal proposal as one C++ autograd op (``csrc/smc_window.cpp``).
+
+    Returns ``window(z0, data, eps, L, proj, pos, *, current=None, mask=None, ess_threshold=None,
+    keep_states=False)`` -> ``(incs, states, log_weights, ancestors)``, or None when the kernel cannot be
+    used (same conditions as :func:`make_step`). z0: (B K, R) particles at t = 0; data: (T - 1, B, 2 R) the
+    per-sequence terms [K (x_t - d) | -2 C^T S^-1/2 y_t] of steps 1 .. T - 1; eps: (T - 1, B K, R) the
+    proposal's standard-normal draws and L (R, R) its Cholesky factor (noise eps L^T); proj: (R, 2 R)
+    [(I - K C)^T | C^T S^-1 C]; pos: (T, B, K) systematic resampling positions; current: (T, B, N);
+    mask: (B, T) of the data's dtype.
+    incs (B, T) is log sum_k w_t^k (differentiable); states (T, B K, R) before resampling (empty unless
+    ``keep_states``), log_weights (T, B, K) normalised and ancestors (T, B, K) are not differentiable.
+    """
+    code = ACTIVATION_CODES.get(activation)
+    if code is None or not all(torch.is_tensor(t) for t in (mT, n, h)):
+        return None
+    dt = mT.dtype
+    if dt not in (torch.float32, torch.float64):
+        return None
+    if not torch.is_tensor(a):
+        a = torch.tensor(float(a), dtype=dt)
+    if a.numel() != 1 or mT.dim() != 2 or not 1 <= mT.shape[0] <= 16 or n.shape != mT.shape or h.shape != (mT.shape[1],):
+        return None
+    if any(t.device.type != "cpu" or t.dtype != dt for t in (mT, n, h, a)):
+        return None
+    if not fused_available():
+        return None
+    run = _ext.smc_window
+    mT, n, h = mT.contiguous(), n.contiguous(), h.contiguous()
+    a = a.reshape(())
+
+    def window(z0, data, eps, L, proj, pos, *, current=None, mask=None, ess_threshold=None, keep_states=False):
+        K = pos.shape[-1]
+        thr = 0.0 if ess_threshold is None else float(ess_threshold)
+        return run(z0.contiguous(), data.contiguous(), eps.contiguous(), L.contiguous(), proj.contiguous(), mT, n, h, a,
+                   None if current is None else current.contiguous(), pos.contiguous(),
+                   None if mask is None else mask.contiguous(), thr, code, K, keep_states)
+
+    return window
 
 
 def reference_step(mT, n, h, a, activation: str):

@@ -140,3 +140,9 @@ class LowRankTransition(nn.Module):
             return torch.addmm(a * z, phi, nT)
 
         return f
+
+    def fused_window(self):
+        """The fused SMC time loop for these dynamics (``fused.make_window``), or None where unavailable."""
+        from .fused import make_window
+
+        return make_window(self.mT, self.n, self.h, self.decay, self.activation)

@@ -1,9 +1,11 @@
 """Variational sequential Monte Carlo (FIVO / VSMC bound) for the low-rank state-space model.
 
 Shapes: B sequences x K particles x R latents; D observed channels; T steps.
-Everything that does not depend on t (Cholesky factors, Kalman gain, whitened data, all random
-numbers) is computed once per forward pass; the time loop does only small batched tensor ops and
-never syncs with the host (resampling is vectorised over the batch).
+Everything that does not depend on t (Cholesky factors, Kalman gain, data terms, all random
+numbers) is computed once per forward pass. For the optimal proposal with systematic resampling the
+whole time loop is then one fused C++ autograd op (``fused.make_window``, ``csrc/smc_window.cpp``);
+otherwise (other proposals or resampling schemes, no compiler, GPU tensors) the Python loop below does
+only small batched tensor ops and never syncs with the host (resampling is vectorised over the batch).
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from .observations import observation_step
 
 PROPOSALS = ("optimal", "encoder", "bootstrap")
 RESAMPLING = ("systematic", "multinomial")
+
+# The optimal proposal with systematic resampling (every step or ESS-adaptive) runs its whole time loop
+# in one fused C++ op (csrc/smc_window.cpp, via ``transition.fused_window()``) where the kernel is
+# available; False forces the per-step loop below (tests and benchmarks compare the two). Both consume
+# the same random numbers and agree to rounding.
+FUSED_WINDOW = True
 
 
 class StateSpaceModel(nn.Module):
@@ -42,40 +50,71 @@ class SMCResult:
 
 @dataclass
 class _Gaussian:
-    """Time-invariant terms of the optimal proposal for one prior covariance (SPEC 1.1, proposal 1)."""
+    """Time-invariant terms of the optimal proposal for one prior covariance (SPEC 1.1, proposal 1).
+
+    S = C Sigma C^T + diag(var) is the predictive covariance of an observation. With D >= 4 R only R x R
+    matrices are factorised (information form; S^-1 and log det S by the Woodbury identity and the
+    determinant lemma), otherwise S itself (covariance form, Joseph update).
+    """
 
     IKC: torch.Tensor  # (R, R) I - K C
     K: torch.Tensor  # (R, D)
     LP: torch.Tensor  # (R, R) Cholesky of the proposal covariance
-    whiten: torch.Tensor  # (D, D) lower Cholesky of the predictive covariance S
     GtG: torch.Tensor  # (R, R) C^T S^-1 C
-    G: torch.Tensor  # (D, R) S^-1/2 C
     const: torch.Tensor  # scalar -D/2 log 2 pi - log det S / 2
+    C: torch.Tensor  # (D, R)
+    var: torch.Tensor  # (D,)
+    Ls: torch.Tensor | None = None  # covariance form: (D, D) lower Cholesky of S
+    G: torch.Tensor | None = None  # covariance form: (D, R) Ls^-1 C
+    P: torch.Tensor | None = None  # information form: (R, R) (Sigma^-1 + C^T diag(var)^-1 C)^-1
+    A: torch.Tensor | None = None  # information form: (R, R) C^T diag(var)^-1 C
+
+    def data_terms(self, e: torch.Tensor):
+        """For residuals e (..., D): K e, C^T S^-1 e (both (..., R)) and e^T S^-1 e (...)."""
+        if self.Ls is not None:
+            D = e.shape[-1]
+            y = torch.linalg.solve_triangular(self.Ls, e.reshape(-1, D).T, upper=False).T.reshape(e.shape)
+            return e @ self.K.T, y @ self.G, (y * y).sum(-1)
+        # S^-1 = V^-1 - V^-1 C P C^T V^-1 with V = diag(var): one (..., D) x (D, R) product
+        u = (e / self.var) @ self.C  # C^T V^-1 e
+        ke = u @ self.P.T  # K e = P C^T V^-1 e
+        return ke, u - ke @ self.A, (e * e / self.var).sum(-1) - (u * ke).sum(-1)
 
 
 def _optimal_terms(L_prior: torch.Tensor, C: torch.Tensor, var: torch.Tensor) -> _Gaussian:
     R, D = C.shape[1], C.shape[0]
     eye = torch.eye(R, dtype=C.dtype, device=C.device)
-    Sigma = L_prior @ L_prior.T
-    CS = C @ Sigma  # (D, R)
-    S = CS @ C.T + torch.diag(var)
-    Ls = torch.linalg.cholesky(S)
+    extra = {}
     if D < 4 * R:
         # covariance form with Joseph update (stable when the observation is low-dimensional)
+        Sigma = L_prior @ L_prior.T
+        CS = C @ Sigma  # (D, R)
+        Ls = torch.linalg.cholesky(CS @ C.T + torch.diag(var))
         K = torch.cholesky_solve(CS, Ls).T
         IKC = eye - K @ C
         P = IKC @ Sigma @ IKC.T + (K * var) @ K.T
+        G = torch.linalg.solve_triangular(Ls, C, upper=False)
+        GtG = G.T @ G
+        logdet_half = torch.log(torch.diagonal(Ls)).sum()
+        extra = dict(Ls=Ls, G=G)
     else:
         # information form: only R x R inverses
-        prec = torch.cholesky_inverse(L_prior) + (C.T / var) @ C
+        CtV = C.T / var
+        A = CtV @ C
+        prec = torch.cholesky_inverse(L_prior) + A
         Lprec = torch.linalg.cholesky(prec)
         P = torch.cholesky_inverse(Lprec)
-        K = P @ (C.T / var)
-        IKC = eye - K @ C
+        K = P @ CtV
+        KC = P @ A
+        IKC = eye - KC
+        GtG = A - A @ KC  # C^T S^-1 C by Woodbury
+        # log det S = log det diag(var) + log det Sigma + log det prec (determinant lemma)
+        logdet_half = 0.5 * torch.log(var).sum() + torch.log(torch.diagonal(L_prior)).sum() + torch.log(
+            torch.diagonal(Lprec)).sum()
+        extra = dict(P=P, A=A)
     P = 0.5 * (P + P.T) + 1e-7 * eye
-    G = torch.linalg.solve_triangular(Ls, C, upper=False)
-    const = -0.5 * D * math.log(2 * math.pi) - torch.log(torch.diagonal(Ls)).sum()
-    return _Gaussian(IKC, K, torch.linalg.cholesky(P), Ls, G.T @ G, G, const)
+    const = -0.5 * D * math.log(2 * math.pi) - logdet_half
+    return _Gaussian(IKC, K, torch.linalg.cholesky(P), GtG, const, C, var, **extra)
 
 
 def _resample_indices(logw: torch.Tensor, pos: torch.Tensor | None, method: str, generator) -> torch.Tensor:
@@ -140,12 +179,18 @@ def run_smc(
         pos = (torch.arange(K, device=dev, dtype=dt) + offsets) / K
     batch_offsets = (torch.arange(B, device=dev) * K).unsqueeze(1)
 
-    f = tr.fast_step()
-    if currents is not None:
-        # (T, B*K, N): the input current of each sequence, repeated for its particles
-        # unbind: indexing one (T, P, N) tensor per step would make autograd build a zero-filled
-        # (T, P, N) gradient for every step
-        cur_steps = currents.transpose(0, 1).repeat_interleave(K, dim=1).unbind(0)
+    window = None
+    if (FUSED_WINDOW and proposal == "optimal" and resampling == "systematic" and dev.type == "cpu"
+            and (ess_threshold is None or ess_threshold > 0) and hasattr(tr, "fused_window")
+            and tr.mT.dtype == dt):
+        window = tr.fused_window()  # None where the kernel is unavailable
+    if window is None:
+        f = tr.fast_step()
+        if currents is not None:
+            # (T, B*K, N): the input current of each sequence, repeated for its particles
+            # unbind: indexing one (T, P, N) tensor per step would make autograd build a zero-filled
+            # (T, P, N) gradient for every step
+            cur_steps = currents.transpose(0, 1).repeat_interleave(K, dim=1).unbind(0)
     if proposal == "optimal":
         if not getattr(obs, "linear", False):
             raise ValueError("the optimal proposal needs a linear-Gaussian observation model; use 'bootstrap'.")
@@ -153,21 +198,20 @@ def run_smc(
         first = _optimal_terms(tr.init_cov.cholesky(), C, var)
         rest = _optimal_terms(tr.noise.cholesky(), C, var)
         xd = x - d
-        # whitened data and Kalman-gain terms for every step at once
-        y0 = torch.linalg.solve_triangular(first.whiten, xd[:, 0].T, upper=False).T  # (B, D)
-        y = torch.linalg.solve_triangular(rest.whiten, xd.reshape(-1, D).T, upper=False).T.reshape(B, T, D)
-        # per step, one matmul gives [proposal mean | C^T S^-1 C f - 2 C^T S^-1/2 y]: the bias of both
+        # the data terms of every step at once: at t = 0 of the residual from the prior mean
+        k0, _, q0 = first.data_terms(xd[:, 0] - mu0 @ C.T)  # (B, R), (B,)
+        kx, cy, q = rest.data_terms(xd[:, 1:])  # (B, T-1, R), (B, T-1, R), (B, T-1)
+        # per step, one matmul gives [proposal mean | C^T S^-1 C f - 2 C^T S^-1 (x - d)]: the bias of both
         # halves is precomputed here for all t (noise included)
-        kx_noise = (xd @ rest.K.T).transpose(0, 1)[1:].unsqueeze(2) + eps[1:] @ rest.LP.T  # (T-1, B, K, R)
-        yG = (-2 * (y @ rest.G)).transpose(0, 1)[1:].unsqueeze(2).expand(T - 1, B, K, R)
-        bias = torch.cat([kx_noise, yG], -1).reshape(T - 1, B * K, 2 * R)
+        kx = kx.transpose(0, 1)  # (T-1, B, R)
+        yG = (-2 * cy).transpose(0, 1)  # (T-1, B, R)
+        if window is None:
+            kx_noise = kx.unsqueeze(2) + eps[1:] @ rest.LP.T  # (T-1, B, K, R)
+            bias = torch.cat([kx_noise, yG.unsqueeze(2).expand(T - 1, B, K, R)], -1).reshape(T - 1, B * K, 2 * R)
         proj = torch.cat([rest.IKC.T, rest.GtG], 1)  # (R, 2R)
         # particle-independent part of each step's log weight, added after the loop
-        r0 = y0 - mu0 @ first.G.T
-        step_const = torch.cat(
-            [(first.const - 0.5 * (r0 * r0).sum(-1)).unsqueeze(1), rest.const - 0.5 * (y[:, 1:] * y[:, 1:]).sum(-1)], 1
-        )  # (B, T)
-        z = (mu0 @ first.IKC.T + xd[:, 0] @ first.K.T).unsqueeze(1) + eps[0] @ first.LP.T
+        step_const = torch.cat([(first.const - 0.5 * q0).unsqueeze(1), rest.const - 0.5 * q], 1)  # (B, T)
+        z = (mu0 + k0).unsqueeze(1) + eps[0] @ first.LP.T  # mu0 + K (x_0 - d - C mu0) + noise
         logw = torch.zeros((B, K), device=dev, dtype=dt)
     elif proposal in ("bootstrap", "encoder"):
         L0, Lz = tr.init_cov.cholesky(), tr.noise.cholesky()  # once per pass
@@ -209,6 +253,22 @@ def run_smc(
     else:
         raise ValueError(f"proposal must be one of {PROPOSALS}; got {proposal!r}.")
     z = z.reshape(B * K, R)
+
+    if window is not None:
+        # the fused loop adds the noise eps L^T and broadcasts the per-sequence terms itself
+        incs, states, lws, anc = window(
+            z, torch.cat([kx, yG], -1), eps[1:].reshape(T - 1, B * K, R), rest.LP, proj, pos,
+            current=None if currents is None else currents.transpose(0, 1),
+            mask=None if mask is None else mask.to(dt), ess_threshold=ess_threshold,
+            keep_states=return_filter or return_history)
+        result = _finish(incs, step_const, mask, adaptive, log_k)
+        if return_filter:
+            result.filter_means = (lws.exp().unsqueeze(-1) * states.reshape(T, B, K, R)).sum(2).transpose(0, 1)
+        if return_history:
+            result.particles = states.reshape(T, B, K, R)
+            result.log_weights = lws
+            result.ancestors = anc
+        return result
 
     incs = []
     logW = torch.full((B, K), -log_k, device=dev, dtype=dt) if adaptive else None
@@ -257,14 +317,7 @@ def run_smc(
             hist_a.append(idx)
         z = z.index_select(0, (idx + batch_offsets).reshape(-1))
 
-    incs = torch.stack(incs, 1)  # (B, T)
-    if not adaptive:
-        incs = incs - log_k
-    if step_const is not None:
-        incs = incs + (step_const if mask is None else step_const * mask.to(dt))
-    log_evidence = incs.sum(1)
-
-    result = SMCResult(log_evidence=log_evidence)
+    result = _finish(torch.stack(incs, 1), step_const, mask, adaptive, log_k)
     if return_filter:
         result.filter_means = torch.stack(means, 1)
     if return_history:
@@ -272,6 +325,15 @@ def run_smc(
         result.log_weights = torch.stack(hist_w)
         result.ancestors = torch.stack(hist_a)
     return result
+
+
+def _finish(incs, step_const, mask, adaptive, log_k) -> SMCResult:
+    """The VSMC bound from the per-step log sum_k w_t^k (B, T) and the particle-independent terms."""
+    if not adaptive:
+        incs = incs - log_k
+    if step_const is not None:
+        incs = incs + (step_const if mask is None else step_const * mask.to(incs.dtype))
+    return SMCResult(log_evidence=incs.sum(1))
 
 
 @torch.no_grad()

@@ -1,5 +1,5 @@
-// Python bindings of the fused transition kernel (fused_step.cpp). Kept apart so that ninja compiles
-// the two heavy header sets (pybind/torch python, autograd) in parallel.
+// Python bindings of the fused transition kernel (fused_step.cpp) and SMC window (smc_window.cpp). Kept
+// apart so that ninja compiles the heavy header sets (pybind/torch python, autograd) in parallel.
 #include <torch/csrc/utils/pybind.h>
 
 #include "fused_step.h"
@@ -11,6 +11,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("h"), py::arg("a"), py::arg("c"), py::arg("act"));
   m.def("forward", &f::forward, "forward pass only", py::arg("z"), py::arg("mT"), py::arg("n"), py::arg("h"),
         py::arg("a"), py::arg("c"), py::arg("act"));
+  m.def("smc_window", &f::smc_window, "the SMC time loop for the optimal proposal (smc_window.cpp)", py::arg("z0"),
+        py::arg("data"), py::arg("eps"), py::arg("L"), py::arg("proj"), py::arg("mT"), py::arg("n"), py::arg("h"), py::arg("a"), py::arg("cur"),
+        py::arg("pos"), py::arg("mask"), py::arg("ess_threshold"), py::arg("act"), py::arg("K"),
+        py::arg("keep_states"));
   m.def("set_min_work_per_thread", &f::set_min_work_per_thread,
         "below this many particle x unit elements per worker a step runs on one thread");
   m.def("get_min_work_per_thread", &f::get_min_work_per_thread);

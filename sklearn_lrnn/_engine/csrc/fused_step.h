@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace sklearn_lrnn_fused {
 // f(z) = a z + phi(z mT + c; h) n^T with autograd (a C++ node; forward only under no_grad).
@@ -14,6 +15,15 @@ at::Tensor step(const at::Tensor& z, const at::Tensor& mT, const at::Tensor& n, 
 // the forward pass alone, never recorded by autograd
 at::Tensor forward(const at::Tensor& z, const at::Tensor& mT, const at::Tensor& n, const at::Tensor& h,
                    const at::Tensor& a, const std::optional<at::Tensor>& c, int64_t act);
+// run_smc's time loop for the optimal proposal with systematic (optionally ESS-adaptive) resampling
+// (smc_window.cpp): {incs (B, T), states (T, P, R) or empty, normalised log weights (T, B, K),
+// ancestors (T, B, K)}; differentiable in z0, data, L, proj, mT, n, h, a and cur through incs.
+std::vector<at::Tensor> smc_window(const at::Tensor& z0, const at::Tensor& data, const at::Tensor& eps,
+                                   const at::Tensor& L, const at::Tensor& proj,
+                                   const at::Tensor& mT, const at::Tensor& n, const at::Tensor& h, const at::Tensor& a,
+                                   const std::optional<at::Tensor>& cur, const at::Tensor& pos,
+                                   const std::optional<at::Tensor>& mask, double ess_threshold, int64_t act, int64_t K,
+                                   bool keep_states);
 void set_min_work_per_thread(int64_t v);
 int64_t get_min_work_per_thread();
 }  // namespace sklearn_lrnn_fused
