@@ -1,9 +1,11 @@
 """Sphinx configuration: numpydoc API reference from the docstrings, a sphinx-gallery of examples."""
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.abspath("."))  # _gallery_order
 import sklearn_lrnn  # noqa: E402
 
 project = "sklearn_lrnn"
@@ -31,7 +33,30 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"plot_",
     "ignore_pattern": r"demo\.py",
+    "within_subsection_order": "_gallery_order.GalleryOrder",
     "download_all_examples": False,
     "abort_on_example_error": True,
 }
 suppress_warnings = ["myst.header"]
+
+
+# The set_{fit,transform,score}_request methods come from scikit-learn, and their docstrings link into
+# scikit-learn's own documentation (":term:`meta-estimator`", ":ref:`User Guide <metadata_routing>`"),
+# targets that do not exist here. Point them at the scikit-learn website instead.
+_SKLEARN_DOCS = "https://scikit-learn.org/stable/"
+_SKLEARN_REFS = {"metadata_routing": "metadata_routing.html"}
+
+
+def _sklearn_docstring_links(app, what, name, obj, options, lines):
+    if not getattr(obj, "__module__", "").startswith("sklearn."):
+        return
+    for i, line in enumerate(lines):
+        line = re.sub(r":term:`([^`<]+)`", r"\1", line)
+        line = re.sub(r":ref:`([^`<]+?) <([^`>]+)>`",
+                      lambda m: (f"`{m.group(1)} <{_SKLEARN_DOCS}{_SKLEARN_REFS[m.group(2)]}>`__"
+                                 if m.group(2) in _SKLEARN_REFS else m.group(1)), line)
+        lines[i] = line
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _sklearn_docstring_links)

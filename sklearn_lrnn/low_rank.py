@@ -157,7 +157,7 @@ class StochasticLowRankRNN(TransformerMixin, BaseEstimator):
     observation_offset_ : ndarray of shape (n_features,)
         d (``observation_bias_`` for the one-to-one readouts).
     observation_gain_, observation_bias_ : ndarray of shape (n_features,)
-        Per-channel gain and bias of the one-to-one readouts ("*_currents" (Poisson), "*_rates").
+        Per-channel gain and bias of the one-to-one readouts (``"*_currents"`` (Poisson), ``"*_rates"``).
     observation_noise_var_ : ndarray of shape (n_features,)
         Gaussian observation noise variance (NaN for Poisson columns).
     fixed_points_ : ndarray of shape (n_fixed_points, rank)

@@ -220,10 +220,12 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         Teacher-forcing interval used (sparse_tf).
     alpha_history_ : ndarray
         GTF forcing strength after each update.
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (``n_iter_``,)
         Mean training loss per epoch.
     n_iter_ : int
         Epochs run.
+    n_parameters_ : int
+        Trained parameters of the model (latent map, readout and, for supervised fits, the initial state).
     n_features_in_ : int
         Observed channels (reconstruction) or input channels (supervised).
     n_outputs_ : int
@@ -563,6 +565,7 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
                                           else []), dtype=float)
         self.loss_curve_ = np.asarray(result.loss_curve, dtype=float)
         self.n_iter_ = result.n_iter
+        self.n_parameters_ = int(sum(p.numel() for p in module.parameters()))
         self.device_ = str(device)
         self._set_parameter_attributes(state, config)
         with torch.no_grad():
