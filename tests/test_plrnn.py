@@ -5,7 +5,9 @@ import pytest
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_lrnn._engine.plrnn import ARCHITECTURES, PLRNN, reference_rollout, rollout
+from sklearn_lrnn._engine import fused
+from sklearn_lrnn._engine import plrnn as plrnn_engine
+from sklearn_lrnn._engine.plrnn import ARCHITECTURES, PLRNN, reference_rollout, rollout, rollout_states
 from sklearn_lrnn.datasets._systems import make_addition_problem, make_lorenz63
 from sklearn_lrnn.plrnn import PLRNNRegressor, estimate_tf_interval
 
@@ -56,6 +58,59 @@ def test_fused_rollout_matches_autograd(architecture, readout):
     assert out[0][1].keys() == out[1][1].keys()
     for k in out[0][1]:
         torch.testing.assert_close(out[0][1][k], out[1][1][k], msg=k)
+
+
+FORCING = {"sparse": lambda t: t % 3 == 1, "none": None, "all": lambda t: True}
+
+
+def _rollout_grads(m, x, s, forcing):
+    """Y, Zin and every gradient (parameters, P) of one teacher-forced rollout through ``rollout``."""
+    m.zero_grad()
+    T = s.shape[0]
+    if forcing == "none":
+        P, keep, forced = None, None, None
+    else:
+        keep, P = m.forcing(x[1:], 0.3)
+        P = P.detach().requires_grad_()
+        forced = [FORCING[forcing](t) for t in range(T)]
+    Y = rollout(m, m.infer_state(x[0]), m.base(s), P, keep, forced)
+    (m.observe(Y) - x[1:]).square().mean().backward(retain_graph=True)
+    Y.sin().sum().backward()
+    grads = {k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None}
+    if P is not None:
+        grads["P"] = P.grad.clone()
+    Y2, Zin = rollout_states(m, m.infer_state(x[0]).detach(), m.base(s).detach(),
+                             None if P is None else P.detach(), keep, forced)
+    torch.testing.assert_close(Y2, Y.detach(), rtol=0, atol=0)
+    return Y.detach(), Zin, grads
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("forcing", list(FORCING))
+def test_cpp_rollout_matches_python_loops(architecture, dtype, forcing, monkeypatch):
+    # the C++ time loops (csrc/plrnn_rollout.cpp) against the Python fallback loops, forward and backward
+    if not fused.fused_available():
+        pytest.skip(f"C++ rollout loops unavailable (fused extension: {fused.fused_unavailable_reason()})")
+    g = torch.Generator().manual_seed(2)
+    m = PLRNN(5, 3, architecture=architecture, n_hidden=9, n_inputs=2, readout="identity", n_mar=1, generator=g,
+              dtype=dtype)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    x = torch.randn(14, 6, 3, generator=g, dtype=dtype)
+    s = torch.randn(13, 6, 2, generator=g, dtype=dtype)
+    A, W1t, W2t, h2, _ = m.map_terms()
+    assert plrnn_engine._cpp_loops(A, W1t, W2t, h2, s) is not None  # the C++ path is the one under test
+    cpp = _rollout_grads(m, x, s, forcing)
+    monkeypatch.setattr(plrnn_engine, "_cpp_loops", lambda *tensors: None)
+    py = _rollout_grads(m, x, s, forcing)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(cpp[0], py[0], **tol)
+    torch.testing.assert_close(cpp[1], py[1], **tol)
+    assert cpp[2].keys() == py[2].keys() and ("P" in cpp[2]) == (forcing != "none")
+    for k in cpp[2]:
+        torch.testing.assert_close(cpp[2][k], py[2][k], msg=k, **tol)
 
 
 def test_parameter_attributes_and_structure():

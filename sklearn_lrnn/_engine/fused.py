@@ -34,7 +34,7 @@ __all__ = ["fused_available", "fused_unavailable_reason", "make_step", "make_win
 
 ACTIVATION_CODES = {"relu": 0, "clipped_relu": 1, "tanh": 2}
 _CSRC = Path(__file__).resolve().parent / "csrc"
-_SOURCES = [_CSRC / "fused_step.cpp", _CSRC / "smc_window.cpp", _CSRC / "bindings.cpp"]
+_SOURCES = [_CSRC / "fused_step.cpp", _CSRC / "smc_window.cpp", _CSRC / "plrnn_rollout.cpp", _CSRC / "bindings.cpp"]
 
 _lock = threading.Lock()
 _ext = None  # the loaded module once built

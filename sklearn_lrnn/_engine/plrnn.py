@@ -1,4 +1,4 @@
-"""Piecewise-linear RNNs (PLRNN family): maps, teacher-forced rollouts, losses. Pure torch.
+"""Piecewise-linear RNNs (PLRNN family): maps, teacher-forced rollouts, losses.
 
 The three maps (``SPEC.md`` section 2), written as one template so that a single fused rollout
 serves all of them::
@@ -17,10 +17,13 @@ GTF with identity readout: ``keep = [1 - alpha] * N + [1] * (M - N)``, ``P_t = a
 observed latents are pulled toward the data); affine readout: ``keep = 1 - alpha``,
 ``P_t = alpha B^+ (x_t - b)``; sparse teacher forcing is alpha = 1 on every tau-th step only.
 
-Speed: the rollout is a custom :class:`torch.autograd.Function` with a hand-written backward pass.
-Per time step it issues ~8 small kernels forward and ~5 backward and builds no autograd graph;
-weight gradients are summed over all time steps in single batched matmuls after the loop. This is
-2-4x faster than letting autograd record the loop (see ``benchmarks/bench_plrnn_lorenz.py``).
+Speed: the rollout is a custom :class:`torch.autograd.Function` with a hand-written backward pass
+that builds no autograd graph; weight gradients are summed over all time steps in single batched
+matmuls after the loop. On CPU (float32/float64) both time loops run in C++ in the fused extension
+(``csrc/plrnn_rollout.cpp``, see :mod:`sklearn_lrnn._engine.fused`): no per-step dispatch. Where it is
+unavailable (other devices or dtypes, no compiler, ``SKLEARN_LRNN_NO_FUSED=1``) the same loops run in
+Python at ~8 small kernels per step forward and ~5 backward, still 2-4x faster than letting autograd
+record the loop (see ``benchmarks/bench_plrnn_lorenz.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import math
 
 import torch
 from torch import nn
+
+from sklearn_lrnn._engine import fused
 
 __all__ = [
     "ARCHITECTURES",
@@ -209,9 +214,30 @@ def _clip_terms(h2):
     return -torch.relu(h2), torch.relu(-h2), torch.sign(h2), torch.relu(h2)
 
 
+def _cpp_loops(*tensors):
+    """The C++ extension with the rollout loops when every given tensor (None skipped) is a CPU float32 or
+    float64 tensor of one dtype and the extension is available; None means: use the Python loops."""
+    ts = [t for t in tensors if t is not None]
+    dt = ts[0].dtype
+    if dt not in (torch.float32, torch.float64) or any(t.dtype != dt or t.device.type != "cpu" for t in ts):
+        return None
+    return fused._ext if fused.fused_available() else None
+
+
+def _forward_loop(kind, z0, A, W1t, W2t, h2, base, P, keep, forced):
+    """``(Y, Zin, U, ext, forced_tensor)``: the forward loop in C++ where possible (``ext`` the extension,
+    ``forced_tensor`` the flags as a bool tensor), else :func:`_rollout_nograd` (``ext`` None)."""
+    ext = _cpp_loops(z0, A, W1t, W2t, h2, base, P, keep)
+    if ext is None:
+        return (*_rollout_nograd(kind, z0, A, W1t, W2t, h2, base, P, keep, forced), None, None)
+    ft = torch.tensor(forced, dtype=torch.bool).reshape(-1)
+    Y, Zin, U = ext.plrnn_forward(z0, A, W1t, W2t, h2, base, P, keep, ft, kind)
+    return Y, Zin, (None if kind == 0 else U), ext, ft
+
+
 def _rollout_nograd(kind, z0, A, W1t, W2t, h2, base, P, keep, forced):
-    """Forward loop without autograd. Returns pre-forcing states Y, states entering each step Zin,
-    and the hidden pre-activations U (None for vanilla)."""
+    """Forward loop without autograd (the Python fallback of ``csrc/plrnn_rollout.cpp``). Returns
+    pre-forcing states Y, states entering each step Zin, and the hidden pre-activations U (None for vanilla)."""
     T, Bsz, M = base.shape
     Y = base.new_empty(T, Bsz, M)
     Zin = base.new_empty(T, Bsz, M)
@@ -243,11 +269,39 @@ def _rollout_nograd(kind, z0, A, W1t, W2t, h2, base, P, keep, forced):
     return Y, Zin, U
 
 
+def _backward_loop(kind, gY, A, W1t, W2t, Zin, keep, forced, mask, need_gP):
+    """The reverse time loop of :class:`_Rollout` in Python (the fallback of ``csrc/plrnn_rollout.cpp``):
+    ``(delta, E, DA, gP)`` with delta = dL / dz0, E = dL / dy_t incl. the carried term, DA = E W1 before the
+    mask, gP = dL / dP (None unless ``need_gP``)."""
+    T, Bsz, M = gY.shape
+    W1 = W1t.T
+    W2 = None if kind == 0 else W2t.T
+    E = torch.empty_like(gY)
+    DA = gY.new_empty(T, Bsz, W1t.shape[0])
+    gP = torch.zeros_like(gY) if need_gP else None
+    delta = gY.new_zeros(Bsz, M)  # dL / d(state entering step t + 1)
+    gYs, Es, DAs, masks = gY.unbind(0), E.unbind(0), DA.unbind(0), mask.unbind(0)
+    gPs = None if gP is None else gP.unbind(0)
+    for t in range(T - 1, -1, -1):
+        if t + 1 < T and forced[t]:
+            if gPs is not None:
+                gPs[t].copy_(delta)
+            e = torch.addcmul(gYs[t], keep, delta, out=Es[t])
+        else:
+            e = torch.add(gYs[t], delta, out=Es[t])
+        du = torch.mm(e, W1, out=DAs[t]) * masks[t]
+        if kind == 0:
+            delta = du.addcmul_(A, e)
+        else:
+            delta = torch.addmm(A * e, du, W2)
+    return delta, E, DA, gP
+
+
 class _Rollout(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z0, A, W1t, W2t, h2, base, P, keep, forced, kind):
         with torch.no_grad():
-            Y, Zin, U = _rollout_nograd(kind, z0, A, W1t, W2t, h2, base, P, keep, forced)
+            Y, Zin, U, ctx.ext, ctx.forced_tensor = _forward_loop(kind, z0, A, W1t, W2t, h2, base, P, keep, forced)
         ctx.save_for_backward(A, W1t, W2t, h2, Zin, U, keep)
         ctx.forced, ctx.kind = forced, kind
         ctx.has_P = P is not None
@@ -258,47 +312,32 @@ class _Rollout(torch.autograd.Function):
         A, W1t, W2t, h2, Zin, U, keep = ctx.saved_tensors
         forced, kind = ctx.forced, ctx.kind
         gY = gY.contiguous()
-        T, Bsz, M = gY.shape
-        if kind == 0:
-            m_on = None
-            mask = (Zin > 0).to(gY.dtype)
+        M = gY.shape[-1]
+        need_gP = ctx.has_P and ctx.needs_input_grad[6]
+        if ctx.ext is not None and gY.dtype == Zin.dtype and gY.device.type == "cpu":
+            # the loop also yields the masked hidden gradients DU, gh2 and act = phi(U)
+            delta, E, DU, gP, gh2, act = ctx.ext.plrnn_backward(gY, A, W1t, W2t, h2, Zin, U, keep,
+                                                                ctx.forced_tensor, kind, need_gP)
+            if not need_gP:
+                gP = None
+        elif kind == 0:
+            delta, E, _, gP = _backward_loop(kind, gY, A, W1t, W2t, Zin, keep, forced, (Zin > 0).to(gY.dtype), need_gP)
         else:
             m_on = (U + h2 > 0).to(gY.dtype)
             mask = m_on - (U > 0).to(gY.dtype) if kind == 2 else m_on
-        W1 = W1t.T
-        W2 = None if kind == 0 else W2t.T
-        E = torch.empty_like(gY)
-        DA = gY.new_empty(T, Bsz, W1t.shape[0])
-        gP = torch.zeros_like(gY) if (ctx.has_P and ctx.needs_input_grad[6]) else None
-        delta = gY.new_zeros(Bsz, M)  # dL / d(state entering step t + 1)
-        gYs, Es, DAs, masks = gY.unbind(0), E.unbind(0), DA.unbind(0), mask.unbind(0)
-        gPs = None if gP is None else gP.unbind(0)
-        for t in range(T - 1, -1, -1):
-            if t + 1 < T and forced[t]:
-                if gPs is not None:
-                    gPs[t].copy_(delta)
-                e = torch.addcmul(gYs[t], keep, delta, out=Es[t])
-            else:
-                e = torch.add(gYs[t], delta, out=Es[t])
-            du = torch.mm(e, W1, out=DAs[t]) * masks[t]
-            if kind == 0:
-                delta = du.addcmul_(A, e)
-            else:
-                delta = torch.addmm(A * e, du, W2)
+            delta, E, DA, gP = _backward_loop(kind, gY, A, W1t, W2t, Zin, keep, forced, mask, need_gP)
+            DU, gh2, act = DA * mask, (DA * m_on).sum((0, 1)), _phi(kind, U, h2)
         # weight gradients, summed over all steps at once
         Ef, Zf = E.reshape(-1, M), Zin.reshape(-1, M)
         gA = (E * Zin).sum((0, 1)) if ctx.needs_input_grad[1] else None
-        gW1t = gW2t = gh2 = None
+        gW1t = gW2t = None
         if kind == 0:
-            act = torch.relu(Zf)
+            act, gh2 = torch.relu(Zf), None
         else:
-            Uf = U.reshape(-1, U.shape[-1])
-            act = _phi(kind, Uf, h2)
-            DU = (DA * mask).reshape(-1, U.shape[-1])
-            gW2t = Zf.T @ DU
-            gh2 = (DA * m_on).sum((0, 1))
+            act = act.reshape(-1, U.shape[-1])
+            gW2t = Zf.T @ DU.reshape(-1, U.shape[-1])
         if ctx.needs_input_grad[2]:
-            gW1t = act.T @ Ef
+            gW1t = (Ef.T @ act).T  # ~3x faster than act.T @ Ef for these skinny shapes
         return delta, gA, gW1t, gW2t, gh2, E, gP, None, None, None
 
 
@@ -333,9 +372,8 @@ def rollout_states(module: PLRNN, z0, base, P=None, keep=None, forced=None):
         forced = (False,) * T
     A, W1t, W2t, h2, _ = module.map_terms()
     with torch.no_grad():
-        Y, Zin, _ = _rollout_nograd(module.kind, z0, A.detach(), W1t.detach(),
-                                    None if W2t is None else W2t.detach(),
-                                    None if h2 is None else h2.detach(), base.contiguous(), P, keep, tuple(forced))
+        Y, Zin, *_ = _forward_loop(module.kind, z0, A.detach(), W1t.detach(), None if W2t is None else W2t.detach(),
+                                   None if h2 is None else h2.detach(), base.contiguous(), P, keep, tuple(forced))
     return Y, Zin
 
 

@@ -1,4 +1,4 @@
-// Entry points of fused_step.cpp, bound to Python in bindings.cpp.
+// Entry points of fused_step.cpp, smc_window.cpp and plrnn_rollout.cpp, bound to Python in bindings.cpp.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -24,6 +24,21 @@ std::vector<at::Tensor> smc_window(const at::Tensor& z0, const at::Tensor& data,
                                    const std::optional<at::Tensor>& cur, const at::Tensor& pos,
                                    const std::optional<at::Tensor>& mask, double ess_threshold, int64_t act, int64_t K,
                                    bool keep_states);
+// the PLRNN rollout's forward time loop (plrnn_rollout.cpp, as plrnn._rollout_nograd): {Y (T, B, M) pre-forcing
+// states, Zin (T, B, M) states entering each step, U (T, B, H) hidden pre-activations (empty for kind 0)};
+// kind 0 vanilla, 1 shallow, 2 clipped shallow; forced: (T,) bool/uint8. Not recorded by autograd.
+std::vector<at::Tensor> plrnn_forward(const at::Tensor& z0, const at::Tensor& A, const at::Tensor& W1t,
+                                      const std::optional<at::Tensor>& W2t, const std::optional<at::Tensor>& h2,
+                                      const at::Tensor& base, const std::optional<at::Tensor>& P,
+                                      const std::optional<at::Tensor>& keep, const at::Tensor& forced, int64_t kind);
+// its reverse loop (as plrnn._Rollout.backward): {delta (B, M) = grad z0, E (T, B, M), DU (T, B, H) the masked
+// hidden gradients, gP (T, B, M) or empty unless need_gP, gh2 (H,) and act (T, B, H) = phi(U) (both empty for
+// kind 0)}
+std::vector<at::Tensor> plrnn_backward(const at::Tensor& gY, const at::Tensor& A, const at::Tensor& W1t,
+                                       const std::optional<at::Tensor>& W2t, const std::optional<at::Tensor>& h2,
+                                       const at::Tensor& Zin, const std::optional<at::Tensor>& U,
+                                       const std::optional<at::Tensor>& keep, const at::Tensor& forced, int64_t kind,
+                                       bool need_gP);
 void set_min_work_per_thread(int64_t v);
 int64_t get_min_work_per_thread();
 }  // namespace sklearn_lrnn_fused
