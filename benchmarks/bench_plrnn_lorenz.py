@@ -7,7 +7,7 @@ D_stsp (30 bins per dimension), D_H (smoothing sigma 20), and the maximum Lyapun
 the fitted map (positive = chaotic). The "floor" rows compare the clean test data with the noisy
 training data. Also times one training step of the fused rollout against the autograd reference.
 
-Run (2 CPU cores):  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_plrnn_lorenz.py [--max-iter 400 --seed 0]
+Run (2 CPU cores):  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_plrnn_lorenz.py [--max-iter 1000 --seed 0]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def time_step(architecture="clipped_shallow", n_hidden=100, T=200, B=16, reps=30
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--max-iter", type=int, default=400)
+    ap.add_argument("--max-iter", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--gtf-alpha", default="0.2")
     ap.add_argument("--n-train", type=int, default=100_000)

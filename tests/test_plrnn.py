@@ -247,7 +247,7 @@ def test_lorenz_reconstruction_small():
 
     Ten short epochs (~10 s) give good forecasts and bounded free runs (the free run of such a short
     fit may still settle on a fixed point); the full claim (D_stsp, D_H, Lyapunov exponent) needs the
-    benchmark's 400 epochs: ``test_lorenz_reconstruction_full`` (slow)."""
+    benchmark's 1000 epochs: ``test_lorenz_reconstruction_full`` (slow)."""
     metrics = pytest.importorskip("sklearn_lrnn.metrics")
     X_train = make_lorenz63(20_000, noise=0.05, random_state=0)
     _, X_test = make_lorenz63(5000, random_state=1, return_clean=True)
@@ -264,13 +264,13 @@ def test_lorenz_reconstruction_small():
 
 @pytest.mark.slow
 def test_lorenz_reconstruction_full():
-    """The benchmark claim (400 epochs: ~5 minutes of gradient steps on a free core, 12 on the shared one;
-    measured D_stsp 0.248, D_H 0.061, max Lyapunov exponent 0.0087 per step)."""
+    """The benchmark claim (1000 epochs = 50,000 gradient steps with the C++ rollout; measured D_stsp
+    0.220 / 0.224, D_H 0.086 / 0.063, max Lyapunov exponent 0.0086 / 0.0093 per step for seeds 0 / 1)."""
     metrics = pytest.importorskip("sklearn_lrnn.metrics")
     X_train = make_lorenz63(100_000, noise=0.05, random_state=0)
     _, X_test = make_lorenz63(100_000, random_state=1, return_clean=True)
     m = PLRNNRegressor(n_latents=3, n_hidden=100, gtf_alpha=0.2, learning_rate=3e-3, final_learning_rate=1e-5,
-                       max_iter=400, random_state=0, compute_lyapunov=True).fit(X_train)
+                       max_iter=1000, random_state=0, compute_lyapunov=True).fit(X_train)
     X_gen, _ = m.sample(100_000, x0=X_test[0])
     assert metrics.state_space_divergence(X_test, X_gen, method="bins", n_bins=30) <= 0.25
     assert metrics.power_spectrum_distance(X_test, X_gen, smoothing_sigma=20) <= 0.15
@@ -349,8 +349,10 @@ def test_addition_short_with_mar():
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="issue 5, not established: MAR 0.990 vs control 0.929 for seed 0, "
+                   "but 0.975 vs 0.978 for seed 1 (doc/benchmarks.md, addition problem)")
 def test_addition_T200_mar_beats_no_mar():
-    """The benchmark claim (2 x ~10 minutes on 2 cores; measured 0.990 with MAR, 0.929 without)."""
+    """The issue's claim (2 x ~10 minutes on 2 cores): MAR reaches 0.99 at T = 200 where the control does not."""
     X, y = make_addition_problem(10_000, 200, random_state=0)
     X_test, y_test = make_addition_problem(1000, 200, random_state=1000)
     acc = {}
