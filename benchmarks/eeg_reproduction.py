@@ -208,7 +208,7 @@ def cmd_table(args):
                 med, mad = _median_mad([r[key + suffix] for r in rs])
                 cells.append(f"{med:.3f} +- {mad:.3f}")
             wall = np.median([r["fit_seconds"] for r in rs])
-            rss = max(r["peak_rss_mb"] for r in rs)
+            rss = max((r["peak_rss_mb"] for r in rs if r.get("peak_rss_mb")), default=float("nan"))
             print(f"| {name} | {noise:g} | {what} | {ch} | {ep} | {len(rs)} | {' | '.join(cells)} | {rs[0]['n_parameters']} | "
                   f"{rs[0]['latent_dim']} | {wall:.0f} | {rss:.0f} |")
     print("\nreference (Pals et al. 2024, 20 runs): rank-3 D_stsp 2.31 +- 0.14 exact (2.11 +- 0.09 reference "
