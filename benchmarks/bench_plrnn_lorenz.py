@@ -18,30 +18,19 @@ import time
 
 import torch
 
-from sklearn_lrnn._engine.plrnn import PLRNN, reference_rollout, rollout
+from sklearn_lrnn._engine.plrnn import reference_rollout, rollout
 from sklearn_lrnn.datasets._systems import make_lorenz63
 from sklearn_lrnn.metrics import power_spectrum_distance, prediction_error, state_space_divergence
 from sklearn_lrnn.plrnn import PLRNNRegressor
 
 
-def time_step(architecture="clipped_shallow", n_hidden=100, T=200, B=16, reps=30):
-    g = torch.Generator().manual_seed(0)
-    m = PLRNN(3, 3, architecture=architecture, n_hidden=n_hidden, generator=g)
-    x = torch.randn(T + 1, B, 3, generator=g)
-    out = {}
-    for fn in (rollout, reference_rollout):
-        def one():
-            m.zero_grad()
-            keep, P = m.forcing(x[1:], 0.2)
-            Y = fn(m, m.infer_state(x[0]), m.base(shape=(T, B)), P, keep, (True,) * T)
-            (m.observe(Y) - x[1:]).square().mean().backward()
-        for _ in range(3):
-            one()
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            one()
-        out[fn.__name__] = 1000 * (time.perf_counter() - t0) / reps
-    return out
+def time_step(reps=30):
+    """ms per gradient step of the Lorenz configuration, C++-loop ``rollout`` vs autograd ``reference_rollout``
+    (the step itself is ``bench_plrnn_rollout.make_step``)."""
+    from bench_plrnn_rollout import CONFIGS, make_step, timed
+
+    cfg = next(c for name, c in CONFIGS.items() if name.startswith("Lorenz"))
+    return {fn.__name__: timed(make_step(cfg, fn), False, reps=reps) for fn in (rollout, reference_rollout)}
 
 
 def main():
