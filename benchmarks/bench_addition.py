@@ -3,10 +3,15 @@
 Vanilla PLRNN, M = 40 latents, half of them under MAR (tau_A = tau_W = 5, Schmidt et al. 2021),
 trained sequence-to-one on 10,000 sequences of length T (RAdam 5e-3 -> 1e-5, batch 128, 250 epochs of
 50 steps) and tested on 1,000 new ones: a prediction
-is correct when its absolute error is below 0.04. The same model without MAR (mar_weight = 0) is
-the control. Reports accuracy, test MSE and fit time.
+is correct when its absolute error is below 0.04. The same model without MAR (mar_weight = 0: no
+penalty and no line-attractor start) is the control. Reports accuracy, test MSE and fit time.
 
-Run (2 CPU cores):  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_addition.py --T 200
+``--init`` picks the start of A and W for every non-MAR unit (and so for the whole control):
+``random`` (Gaussian, spectral radius 0.9: the plain start of Schmidt et al. 2021's benchmarks, whose
+"PLRNN without MAR" has no built-in memory) or ``positive_definite`` (the package default, Brenner et
+al. 2022: integrator-like from the start, itself a long-memory initialisation).
+
+Run (2 CPU cores):  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_addition.py --T 200 --init random
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from sklearn_lrnn.datasets._systems import make_addition_problem
 from sklearn_lrnn.plrnn import PLRNNRegressor
 
 
-def run(T, mar_weight, max_iter, seed, batch_size, final_lr=1e-5):
+def run(T, mar_weight, max_iter, seed, batch_size, final_lr=1e-5, init="positive_definite"):
     X, y = make_addition_problem(10_000, T, random_state=seed)
     X_test, y_test = make_addition_problem(1000, T, random_state=seed + 1000)
     model = PLRNNRegressor(architecture="vanilla", n_latents=40, mar_fraction=0.5, mar_weight=mar_weight,
-                           batch_size=batch_size, batches_per_epoch=50, max_iter=max_iter, learning_rate=5e-3,
+                           init=init, batch_size=batch_size, batches_per_epoch=50, max_iter=max_iter, learning_rate=5e-3,
                            final_learning_rate=final_lr, random_state=seed, compute_fixed_points=False)
     t0 = time.perf_counter()
     model.fit(X, y)
@@ -35,6 +40,8 @@ def run(T, mar_weight, max_iter, seed, batch_size, final_lr=1e-5):
     return {
         "T": T,
         "mar_weight": mar_weight,
+        "init": init,
+        "seed": seed,
         "final_learning_rate": final_lr,
         "accuracy_abs_err_lt_0.04": float(np.mean(err < 0.04)),
         "test_mse": float(np.mean(err**2)),
@@ -52,16 +59,17 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--final-lr", type=float, default=1e-5)
+    ap.add_argument("--init", choices=["random", "positive_definite"], default="positive_definite")
     ap.add_argument("--skip-control", action="store_true", help="only the MAR model")
     ap.add_argument("--only-control", action="store_true", help="only the model without MAR")
     args = ap.parse_args()
     torch.set_num_threads(1)
     results = []
     if not args.only_control:
-        results.append(run(args.T, 5.0, args.max_iter, args.seed, args.batch_size, args.final_lr))
+        results.append(run(args.T, 5.0, args.max_iter, args.seed, args.batch_size, args.final_lr, args.init))
         print(json.dumps(results[-1]), flush=True)
     if not args.skip_control:
-        results.append(run(args.T, 0.0, args.max_iter, args.seed, args.batch_size, args.final_lr))
+        results.append(run(args.T, 0.0, args.max_iter, args.seed, args.batch_size, args.final_lr, args.init))
         print(json.dumps(results[-1]), flush=True)
 
 

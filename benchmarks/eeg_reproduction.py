@@ -133,7 +133,26 @@ def fit_plrnn(X, seed, epochs, lr, final_lr, verbose):
     return model, fit_s, info
 
 
-def training_copy(X, noise_std, seed):
+def hann_deconvolve(X, eps, width=15):
+    """Undo the recording's Hann(width) smoothing by Wiener deconvolution, then z-score.
+
+    ``X_hat(f) = X(f) conj(H(f)) / (|H(f)|^2 + eps)``, H the (centred, circular) kernel's frequency
+    response. Smoothing the result again gives back the recording to within D_H 0.013 (eps = 0.01),
+    against 0.070 for smoothing the recording twice, so a model fitted to it and scored after the
+    protocol's smoothing is not charged for a second smoothing.
+    """
+    T = X.shape[0]
+    w = windows.hann(width + 2)[1:-1]
+    kernel = np.zeros(T)
+    kernel[:width] = w / w.sum()
+    H = np.fft.rfft(np.roll(kernel, -(width // 2)))[:, None]
+    D = np.fft.irfft(np.fft.rfft(X, axis=0) * np.conj(H) / (np.abs(H) ** 2 + eps), n=T, axis=0)
+    return ((D - D.mean(0)) / D.std(0)).astype(X.dtype)
+
+
+def training_copy(X, noise_std, seed, deconvolve=0.0):
+    if deconvolve:
+        X = hann_deconvolve(X, deconvolve)
     if not noise_std:
         return X
     rng = np.random.default_rng(seed)
@@ -147,15 +166,17 @@ def cmd_fit(args):
     X = load_eeg(channels=args.channels)
     fit = fit_lrnn if args.model == "lrnn" else fit_plrnn
     epochs = args.epochs or (1500 if args.model == "lrnn" else 300)
-    model, fit_s, info = fit(training_copy(X, args.train_noise, args.seed), args.seed, epochs, args.lr,
+    model, fit_s, info = fit(training_copy(X, args.train_noise, args.seed, args.deconvolve), args.seed, epochs, args.lr,
                              args.final_lr, args.verbose)
     generate = generate_lrnn if args.model == "lrnn" else generate_plrnn
     res = dict(model=args.model, seed=args.seed, channels=X.shape[1], fit_seconds=round(fit_s, 1),
                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-               lr=args.lr, final_lr=args.final_lr, threads=args.threads, train_noise=args.train_noise, **info,
+               lr=args.lr, final_lr=args.final_lr, threads=args.threads, train_noise=args.train_noise,
+               deconvolve=args.deconvolve, **info,
                **scores(X, generate(model, X, args.seed)))
     os.makedirs(args.out, exist_ok=True)
     tag = f"{args.model}_c{X.shape[1]}_e{epochs}" + (f"_n{args.train_noise:g}" if args.train_noise else "")
+    tag += f"_d{args.deconvolve:g}" if args.deconvolve else ""
     tag += f"_s{args.seed}"
     import joblib
 
@@ -194,11 +215,12 @@ def cmd_table(args):
         sys.exit(f"no results in {args.out}; run the 'fit' command first.")
     groups = {}
     for r in rows:
-        groups.setdefault((r["model"], r["channels"], r["epochs"], r.get("train_noise", 0.0)), []).append(r)
-    print("| model | training noise | generated | channels | epochs | runs | D_stsp exact | D_stsp reference | D_H | parameters "
+        groups.setdefault((r["model"], r["channels"], r["epochs"], r.get("train_noise", 0.0),
+                               r.get("deconvolve", 0.0)), []).append(r)
+    print("| model | training noise | deconvolved (eps) | generated | channels | epochs | runs | D_stsp exact | D_stsp reference | D_H | parameters "
           "| latent dim | wall per fit (s) | peak RSS (MB) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (model, ch, ep, noise), rs in sorted(groups.items()):
+    print("| --- " * 14 + "|")
+    for (model, ch, ep, noise, deconv), rs in sorted(groups.items()):
         name = "rank-3 LR-RNN (SMC)" if model == "lrnn" else "shallow PLRNN (GTF)"
         for suffix, what in (("", "observations"), ("_expected", "expected obs.")):
             if not all("D_H" + suffix in r for r in rs):
@@ -209,7 +231,7 @@ def cmd_table(args):
                 cells.append(f"{med:.3f} +- {mad:.3f}")
             wall = np.median([r["fit_seconds"] for r in rs])
             rss = max((r["peak_rss_mb"] for r in rs if r.get("peak_rss_mb")), default=float("nan"))
-            print(f"| {name} | {noise:g} | {what} | {ch} | {ep} | {len(rs)} | {' | '.join(cells)} | {rs[0]['n_parameters']} | "
+            print(f"| {name} | {noise:g} | {deconv:g} | {what} | {ch} | {ep} | {len(rs)} | {' | '.join(cells)} | {rs[0]['n_parameters']} | "
                   f"{rs[0]['latent_dim']} | {wall:.0f} | {rss:.0f} |")
     print("\nreference (Pals et al. 2024, 20 runs): rank-3 D_stsp 2.31 +- 0.14 exact (2.11 +- 0.09 reference "
           "convention), D_H 0.109 +- 0.011; 3,920 parameters; 1,500 epochs = about 3.4 h on this CPU class.")
@@ -227,6 +249,9 @@ def main(argv=None):
     f.add_argument("--channels", type=int, default=None, help="first C channels only (short version)")
     f.add_argument("--train-noise", type=float, default=0.0,
                    help="std of white noise added to the training copy (scores use the recording itself)")
+    f.add_argument("--deconvolve", type=float, default=0.0, metavar="EPS",
+                   help="fit to the Wiener-deconvolved recording (Hann(15) smoothing undone, regulariser EPS, "
+                        "e.g. 0.01); scores still use the recording itself")
     f.add_argument("--threads", type=int, default=1)
     f.add_argument("--verbose", type=int, default=0)
     f.add_argument("--out", default=RESULTS)

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import ProgressReporter, resolve_device, to_numpy_state, torch_generator
 from ._engine.plrnn import (
     ARCHITECTURES,
+    INITS,
     PLRNN,
     AdaptiveAlpha,
     gtf_alpha_star,
@@ -161,6 +162,12 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         ``tau_A = tau_W`` of the MAR penalty ``tau_A mean (A_ii - 1)^2 + tau_W (mean W_ij^2 +
         mean h_i^2)`` over the regularised units, which start as line attractors (A = 1, W rows = 0,
         h = 0). Schmidt et al. use 5 with ``n_latents=40``. 0 disables MAR.
+    init : {"positive_definite", "random"}, default="positive_definite"
+        Start of ``A`` and (vanilla) ``W``, the diagonal and off-diagonal of one M x M matrix.
+        ``"positive_definite"``: ``R^T R / M + I`` scaled to spectral radius 1 (Brenner et al. 2022),
+        which starts every latent near a slow, integrator-like mode; ``"random"``: Gaussian
+        N(0, 1/M) entries scaled to spectral radius <= 0.9, the plain start of Schmidt et al. 2021's
+        benchmarks, with no built-in memory. MAR units start as line attractors either way.
     l2_weight : float, default=1e-5
         L2 penalty on ``1 - A``, the weights and the biases.
     sequence_length : int, default=200
@@ -259,6 +266,7 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         gtf_update_interval=5,
         mar_fraction=0.5,
         mar_weight=0.0,
+        init="positive_definite",
         l2_weight=1e-5,
         sequence_length=200,
         batch_size=16,
@@ -286,6 +294,7 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         self.gtf_update_interval = gtf_update_interval
         self.mar_fraction = mar_fraction
         self.mar_weight = mar_weight
+        self.init = init
         self.l2_weight = l2_weight
         self.sequence_length = sequence_length
         self.batch_size = batch_size
@@ -322,6 +331,8 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"architecture must be one of {ARCHITECTURES}; got {self.architecture!r}.")
         if self.readout not in ("auto", "identity", "affine"):
             raise ValueError(f"readout must be 'auto', 'identity' or 'affine'; got {self.readout!r}.")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}; got {self.init!r}.")
         if self.training not in ("gtf", "sparse_tf"):
             raise ValueError(f"training must be 'gtf' or 'sparse_tf'; got {self.training!r}.")
         if self.tf_interval != "auto":
@@ -474,7 +485,7 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
             )
         n_mar = int(round(self.mar_fraction * M)) if self.mar_weight > 0 else 0
         config = dict(n_latents=M, n_obs=n_obs, architecture=self.architecture, n_hidden=self.n_hidden,
-                      n_inputs=n_inputs, readout=readout, n_mar=n_mar)
+                      n_inputs=n_inputs, readout=readout, n_mar=n_mar, init=self.init)
         module = PLRNN(**config, generator=gen_cpu).to(device)
         gen = torch_generator(int(torch.randint(2**31 - 1, (1,), generator=gen_cpu)), device)
         dt = torch.float32

@@ -85,21 +85,23 @@ def _rollout_grads(m, x, s, forcing):
     return Y.detach(), Zin, grads
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("architecture,wide", [(a, False) for a in ARCHITECTURES] + [("vanilla", True)])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("forcing", list(FORCING))
-def test_cpp_rollout_matches_python_loops(architecture, dtype, forcing, monkeypatch):
-    # the C++ time loops (csrc/plrnn_rollout.cpp) against the Python fallback loops, forward and backward
+def test_cpp_rollout_matches_python_loops(architecture, wide, dtype, forcing, monkeypatch):
+    # the C++ time loops (csrc/plrnn_rollout.cpp) against the Python fallback loops, forward and backward;
+    # ``wide``: B M^2 above the C++ threshold, where a vanilla step multiplies through BLAS
     if not fused.fused_available():
         pytest.skip(f"C++ rollout loops unavailable (fused extension: {fused.fused_unavailable_reason()})")
     g = torch.Generator().manual_seed(2)
-    m = PLRNN(5, 3, architecture=architecture, n_hidden=9, n_inputs=2, readout="identity", n_mar=1, generator=g,
+    M, B = (40, 12) if wide else (5, 6)
+    m = PLRNN(M, 3, architecture=architecture, n_hidden=9, n_inputs=2, readout="identity", n_mar=1, generator=g,
               dtype=dtype)
     with torch.no_grad():
         for p in m.parameters():
             p.add_(0.2 * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    x = torch.randn(14, 6, 3, generator=g, dtype=dtype)
-    s = torch.randn(13, 6, 2, generator=g, dtype=dtype)
+    x = torch.randn(14, B, 3, generator=g, dtype=dtype)
+    s = torch.randn(13, B, 2, generator=g, dtype=dtype)
     A, W1t, W2t, h2, _ = m.map_terms()
     assert plrnn_engine._cpp_loops(A, W1t, W2t, h2, s) is not None  # the C++ path is the one under test
     cpp = _rollout_grads(m, x, s, forcing)
@@ -124,6 +126,29 @@ def test_parameter_attributes_and_structure():
     assert m.B_.shape == (3, 4) and m.C_.shape == (4, 0)
     assert m.loss_curve_.shape == (2,) and m.n_iter_ == 2 and m.n_features_in_ == 3
     assert all(isinstance(getattr(m, a), np.ndarray) for a in ("A_", "W1_", "alpha_history_", "loss_curve_"))
+
+
+@pytest.mark.parametrize("init,radius", [("positive_definite", 1.0), ("random", 0.9)])
+def test_initialisations(init, radius):
+    # A + W starts at the stated spectral radius; MAR units start as line attractors under either start
+    g = torch.Generator().manual_seed(0)
+    m = PLRNN(30, 1, architecture="vanilla", n_inputs=2, readout="affine", n_mar=10, init=init, generator=g,
+              dtype=torch.float64)
+    free = slice(0, 20)
+    with torch.no_grad():
+        AW = torch.diag(m.A) + m.W * m.offdiag
+        np.testing.assert_array_equal(m.A[20:].numpy(), 1.0)
+        np.testing.assert_array_equal(m.W[20:].numpy(), 0.0)
+        np.testing.assert_array_equal(m.C[20:].numpy(), 0.0)
+        m0 = PLRNN(30, 1, architecture="vanilla", n_inputs=2, readout="affine", init=init,
+                   generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        AW0 = torch.diag(m0.A) + m0.W * m0.offdiag
+        np.testing.assert_allclose(torch.linalg.eigvals(AW0).abs().max().item(), radius, rtol=1e-9)
+        np.testing.assert_allclose(AW[free, free].numpy(), AW0[free, free].numpy())  # same draw elsewhere
+    if init == "positive_definite":  # symmetric positive definite: an integrator-like start
+        assert torch.linalg.eigvalsh(AW0).min() > 0
+    else:
+        assert (m0.A < 0).any()  # a plain Gaussian start, no built-in memory
 
 
 def test_one_step_map_matches_attributes():
@@ -235,6 +260,8 @@ def test_bad_input_messages():
         PLRNNRegressor(architecture="deep").fit(X)
     with pytest.raises(ValueError, match="gtf_alpha"):
         PLRNNRegressor(gtf_alpha=2.0).fit(X)
+    with pytest.raises(ValueError, match="init must be one of"):
+        PLRNNRegressor(init="zeros").fit(X)
     assert not hasattr(m, "n_iter_")  # nothing half-fitted
     m.fit(X)
     with pytest.raises(ValueError, match="expecting 3 features"):

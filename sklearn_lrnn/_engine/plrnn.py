@@ -37,6 +37,7 @@ from sklearn_lrnn._engine import fused
 
 __all__ = [
     "ARCHITECTURES",
+    "INITS",
     "PLRNN",
     "rollout",
     "reference_rollout",
@@ -54,6 +55,17 @@ def _normalized_positive_definite(M, gen, dtype):
     R = torch.randn(M, M, generator=gen, dtype=dtype)
     K = R.T @ R / M + torch.eye(M, dtype=dtype)
     return K / torch.linalg.eigvalsh(K).max()
+
+
+def _stable_gaussian(M, gen, dtype, radius=0.9):
+    # plain random start: N(0, 1/M) entries (spectral radius ~1 by the circular law), scaled down to
+    # spectral radius `radius` where larger; no built-in memory, unlike the positive-definite start
+    K = torch.randn(M, M, generator=gen, dtype=dtype) / math.sqrt(M)
+    rho = float(torch.linalg.eigvals(K.double()).abs().max())
+    return K * min(1.0, radius / rho) if rho > 0 else K
+
+
+INITS = ("positive_definite", "random")
 
 
 def _uniform(shape, bound, gen, dtype):
@@ -79,12 +91,16 @@ class PLRNN(nn.Module):
     n_mar : int
         Number of manifold-attractor-regularised units (the last ``n_mar`` latents), initialised as
         line attractors (A = 1, their W rows = 0, h = 0).
+    init : {"positive_definite", "random"}
+        Start of ``A`` and (vanilla) ``W``, taken from one M x M matrix: its diagonal is A, the rest W.
+        ``positive_definite``: ``R^T R / M + I`` scaled to spectral radius 1 (Brenner et al. 2022),
+        integrator-like from the start; ``random``: N(0, 1/M) entries scaled to spectral radius <= 0.9.
     generator : torch.Generator
         Seeds the initialisation.
     """
 
     def __init__(self, n_latents, n_obs, *, architecture="clipped_shallow", n_hidden=100, n_inputs=0,
-                 readout="identity", n_mar=0, generator=None, dtype=torch.float32):
+                 readout="identity", n_mar=0, init="positive_definite", generator=None, dtype=torch.float32):
         super().__init__()
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}; got {architecture!r}.")
@@ -94,8 +110,10 @@ class PLRNN(nn.Module):
         self.architecture, self.kind = architecture, _KIND[architecture]
         self.n_latents, self.n_obs, self.n_inputs, self.readout = M, N, int(n_inputs), readout
         self.n_mar = int(n_mar)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}; got {init!r}.")
         gen = generator
-        AW = _normalized_positive_definite(M, gen, dtype)
+        AW = (_normalized_positive_definite if init == "positive_definite" else _stable_gaussian)(M, gen, dtype)
         A = torch.diagonal(AW).clone()
         if self.kind == 0:
             self.n_hidden = M

@@ -24,10 +24,15 @@
 //
 // Plain loops over contiguous buffers, one thread, no ATen call per step. Both weight matrices are
 // used in the (M, H) layout (W1 = W1t^T and W2t), so every inner loop runs over H with unit stride.
+// Exception: a vanilla map with many rows (B M^2 >= kBlasWork, e.g. the addition problem's M = 40,
+// B = 128) hands each step's (B, M) x (M, M) product to BLAS (one ATen call per step) and keeps the
+// elementwise rest in plain loops, in the same order of operations as the Python loops.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/core/grad_mode.h>
+#include <ATen/ops/addmm.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/mm.h>
 #include <ATen/ops/zeros.h>
 
 #include "fused_step.h"
@@ -91,6 +96,17 @@ inline void activate(int64_t kind, const T* u, const T* h2, const ClipTerms<T>* 
   }
 }
 
+// state entering the next step: keep * y + P_t where the step is forced (pt given), else y
+template <typename T>
+inline void next_state(const T* y, const T* pt, const T* keep, int64_t B, int64_t M, T* zn) {
+  if (!pt) {
+    std::copy(y, y + B * M, zn);
+    return;
+  }
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t m = 0; m < M; ++m) zn[b * M + m] = pt[b * M + m] + y[b * M + m] * keep[m];
+}
+
 template <typename T>
 void forward_loop(int64_t kind, const Dims& d, const T* z0, const T* A, const T* W1, const T* W2t, const T* h2,
                   const T* base, const T* P, const T* keep, const uint8_t* forced, T* Y, T* Zin, T* U) {
@@ -121,16 +137,61 @@ void forward_loop(int64_t kind, const Dims& d, const T* z0, const T* A, const T*
       const T* bs = bt + b * M;
       for (int64_t m = 0; m < M; ++m) y[m] = (bs[m] + dot(a, W1 + m * H, H)) + A[m] * z[m];
     }
-    if (t + 1 < TT) {
-      T* zn = Zin + (t + 1) * BM;
-      if (forced[t]) {
-        const T* pt = P + t * BM;
-        for (int64_t b = 0; b < B; ++b)
-          for (int64_t m = 0; m < M; ++m) zn[b * M + m] = pt[b * M + m] + yt[b * M + m] * keep[m];
-      } else {
-        std::copy(yt, yt + BM, zn);
-      }
+    if (t + 1 < TT) next_state(yt, forced[t] ? P + t * BM : nullptr, keep, B, M, Zin + (t + 1) * BM);
+  }
+}
+
+// B * M * M from which a vanilla rollout multiplies through BLAS, once per step: below it the row loops
+// win (the call costs a few microseconds), above it BLAS is several times faster
+constexpr int64_t kBlasWork = 16384;
+
+// vanilla forward (kind 0) with the product a W1t of each step in BLAS; W1t (M, M) as the Python layout
+template <typename T>
+void forward_vanilla_blas(const Dims& d, const T* A, const Tensor& W1t, const Tensor& base, const T* P, const T* keep,
+                          const uint8_t* forced, Tensor& Y, Tensor& Zin) {
+  const int64_t TT = d.T, B = d.B, M = d.M, BM = B * M;
+  Tensor act = at::empty({B, M}, Y.options());
+  T* a = act.mutable_data_ptr<T>();
+  T* Yp = Y.mutable_data_ptr<T>();
+  T* Zp = Zin.mutable_data_ptr<T>();
+  for (int64_t t = 0; t < TT; ++t) {
+    const T* z = Zp + t * BM;
+    T* y = Yp + t * BM;
+    for (int64_t i = 0; i < BM; ++i) a[i] = relu(z[i]);
+    Tensor yt = Y.select(0, t);
+    at::addmm_out(yt, base.select(0, t), act, W1t);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t m = 0; m < M; ++m) y[b * M + m] += A[m] * z[b * M + m];
+    if (t + 1 < TT) next_state(y, forced[t] ? P + t * BM : nullptr, keep, B, M, Zp + (t + 1) * BM);
+  }
+}
+
+// vanilla backward (kind 0) with e_t W1t^T of each step in BLAS; W1 = W1t^T (M, M) contiguous
+template <typename T>
+void backward_vanilla_blas(const Dims& d, const T* gY, const T* A, const Tensor& W1, const T* Zin, const T* keep,
+                           const uint8_t* forced, T* delta, Tensor& E, Tensor& DU, T* gP) {
+  const int64_t TT = d.T, B = d.B, M = d.M, BM = B * M;
+  T* Ep = E.mutable_data_ptr<T>();
+  T* DUp = DU.mutable_data_ptr<T>();
+  std::fill(delta, delta + BM, T(0));
+  for (int64_t t = TT - 1; t >= 0; --t) {
+    const bool fo = t + 1 < TT && forced[t];
+    const T* g = gY + t * BM;
+    T* e = Ep + t * BM;
+    if (fo) {
+      if (gP) std::copy(delta, delta + BM, gP + t * BM);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t m = 0; m < M; ++m) e[b * M + m] = g[b * M + m] + keep[m] * delta[b * M + m];
+    } else {
+      for (int64_t i = 0; i < BM; ++i) e[i] = g[i] + delta[i];
     }
+    Tensor dut = DU.select(0, t);
+    at::mm_out(dut, E.select(0, t), W1);
+    T* du = DUp + t * BM;
+    const T* z = Zin + t * BM;
+    for (int64_t i = 0; i < BM; ++i) du[i] = du[i] * T(z[i] > T(0));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t m = 0; m < M; ++m) delta[b * M + m] = du[b * M + m] + A[m] * e[b * M + m];
   }
 }
 
@@ -256,8 +317,15 @@ std::vector<at::Tensor> plrnn_forward(const at::Tensor& z0, const at::Tensor& A,
   Tensor Y = at::empty({T, B, M}, opts), Zin = at::empty({T, B, M}, opts);
   Tensor U = at::empty({kind == 0 ? 0 : T, kind == 0 ? 0 : B, kind == 0 ? 0 : c.d.H}, opts);
   if (T == 0) return {Y, Zin, U};
+  const bool blas = kind == 0 && B * M * M >= kBlasWork;
   AT_DISPATCH_FLOATING_TYPES(base.scalar_type(), "plrnn_forward", [&] {
     using T_ = scalar_t;
+    if (blas) {
+      std::copy(z.const_data_ptr<T_>(), z.const_data_ptr<T_>() + B * M, Zin.mutable_data_ptr<T_>());
+      forward_vanilla_blas<T_>(c.d, c.A.const_data_ptr<T_>(), W1t, bs, ptr<T_>(p), ptr<T_>(c.keep),
+                               c.forced.const_data_ptr<uint8_t>(), Y, Zin);
+      return;
+    }
     forward_loop<T_>(kind, c.d, z.const_data_ptr<T_>(), c.A.const_data_ptr<T_>(), c.W1.const_data_ptr<T_>(),
                      ptr<T_>(c.W2t), ptr<T_>(c.h2), bs.const_data_ptr<T_>(), ptr<T_>(p), ptr<T_>(c.keep),
                      c.forced.const_data_ptr<uint8_t>(),
@@ -291,8 +359,15 @@ std::vector<at::Tensor> plrnn_backward(const at::Tensor& gY, const at::Tensor& A
   Tensor delta = at::empty({B, M}, opts), E = at::empty({T, B, M}, opts), DU = at::empty({T, B, H}, opts);
   Tensor gP = need_gP ? at::zeros({T, B, M}, opts) : at::empty({0}, opts);
   Tensor gh2 = at::empty({Hs}, opts), act = at::empty({kind == 0 ? 0 : T, kind == 0 ? 0 : B, Hs}, opts);
+  const bool blas = kind == 0 && B * M * M >= kBlasWork;
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "plrnn_backward", [&] {
     using T_ = scalar_t;
+    if (blas) {
+      backward_vanilla_blas<T_>(c.d, g.const_data_ptr<T_>(), c.A.const_data_ptr<T_>(), c.W1, z.const_data_ptr<T_>(),
+                                ptr<T_>(c.keep), c.forced.const_data_ptr<uint8_t>(), delta.mutable_data_ptr<T_>(), E,
+                                DU, need_gP ? gP.mutable_data_ptr<T_>() : nullptr);
+      return;
+    }
     backward_loop<T_>(kind, c.d, g.const_data_ptr<T_>(), c.A.const_data_ptr<T_>(), c.W1.const_data_ptr<T_>(),
                       ptr<T_>(c.W2t), ptr<T_>(c.h2), z.const_data_ptr<T_>(), ptr<T_>(u), ptr<T_>(c.keep),
                       c.forced.const_data_ptr<uint8_t>(), delta.mutable_data_ptr<T_>(), E.mutable_data_ptr<T_>(),
