@@ -1,0 +1,47 @@
+"""The EEG benchmark's preprocessing helpers (benchmarks/eeg_reproduction.py) against the shared recording."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from sklearn_lrnn.metrics import power_spectrum_distance
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "eeg_reproduction.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("eeg_reproduction", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _power(X, f_hz):
+    T = X.shape[0]
+    P = (np.abs(np.fft.rfft(X - X.mean(0), axis=0)) ** 2).mean(1)
+    i = int(round(f_hz * T / 160))
+    return P[i - 3:i + 4].mean()
+
+
+def test_generation_smoothing_is_the_recordings_kernel(shared_dir):
+    # scipy.signal.windows.hann(15) has zeros at multiples of 160 / 14 Hz from 22.9 Hz on; the recording has
+    # notches there and none at 20 / 30 Hz (where a 15-non-zero-tap window would put them)
+    eeg = _script()
+    X = eeg.load_eeg(str(shared_dir / "data" / "eeg" / "eeg_s001r01_smoothed.npy"), channels=16).astype(np.float64)
+    for notch, neighbour in ((160 / 7, 20.0), (240 / 7, 30.0)):
+        assert _power(X, notch) < 0.3 * _power(X, neighbour), (notch, _power(X, notch), _power(X, neighbour))
+    noise = np.random.default_rng(0).standard_normal((9640, 2))
+    S = eeg.hann_smooth_zscore(noise)
+    for notch, neighbour in ((160 / 7, 20.0), (240 / 7, 30.0)):
+        assert _power(S, notch) < 0.05 * _power(S, neighbour)
+
+
+def test_deconvolution_undoes_the_smoothing(shared_dir):
+    eeg = _script()
+    X = eeg.load_eeg(str(shared_dir / "data" / "eeg" / "eeg_s001r01_smoothed.npy"), channels=8)
+    D = eeg.hann_deconvolve(X, 0.01)
+    assert D.shape == X.shape and D.dtype == X.dtype
+    np.testing.assert_allclose(D.std(0), 1, rtol=1e-4)
+    assert power_spectrum_distance(X, eeg.hann_smooth_zscore(D)) < 0.015  # once smoothed: back to the recording
+    assert power_spectrum_distance(X, eeg.hann_smooth_zscore(X)) > 0.04  # smoothing twice is not
