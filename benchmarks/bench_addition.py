@@ -59,6 +59,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--final-lr", type=float, default=1e-5)
+    ap.add_argument("--mar-weight", type=float, default=5.0, help="tau_A = tau_W of the MAR model")
     ap.add_argument("--init", choices=["random", "positive_definite"], default="positive_definite")
     ap.add_argument("--skip-control", action="store_true", help="only the MAR model")
     ap.add_argument("--only-control", action="store_true", help="only the model without MAR")
@@ -66,7 +67,7 @@ def main():
     torch.set_num_threads(1)
     results = []
     if not args.only_control:
-        results.append(run(args.T, 5.0, args.max_iter, args.seed, args.batch_size, args.final_lr, args.init))
+        results.append(run(args.T, args.mar_weight, args.max_iter, args.seed, args.batch_size, args.final_lr, args.init))
         print(json.dumps(results[-1]), flush=True)
     if not args.skip_control:
         results.append(run(args.T, 0.0, args.max_iter, args.seed, args.batch_size, args.final_lr, args.init))

@@ -1,4 +1,5 @@
-"""Per-time-bin use of any scikit-learn estimator on trial-structured data."""
+"""Preprocessing for trial-structured data: per-time-bin use of any scikit-learn estimator
+(:class:`PerTimeBin`) and undoing a known smoothing of a recording (:func:`undo_smoothing`)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from ._smoothing import undo_smoothing
 from ._validation import check_sequences, restore
 
-__all__ = ["PerTimeBin"]
+__all__ = ["PerTimeBin", "undo_smoothing"]
 
 _ROUTED_METHODS = ("fit", "predict", "predict_proba", "predict_log_proba", "decision_function",
                    "transform", "score")
