@@ -34,7 +34,7 @@ that fine structure into the observation noise, as the raw recording does.
 undo_smoothing``, Wiener regulariser EPS, e.g. 0.01) and z-scores the result, so that the model is fitted
 to an estimate of the unsmoothed recording and the generated data, smoothed once by the protocol, are
 smoothed as often as the recording was. Together with ``--train-noise 0.5`` this is the setting that
-reaches the published D_H (doc/benchmarks.md)::
+comes closest to the published D_H (doc/benchmarks.md: 4 of 10 seeds reach it, the median does not)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eeg_reproduction.py fit --model lrnn --seed S --deconvolve 0.01 --train-noise 0.5 --final-lr 1e-6 --out /tmp/eegd
 """
@@ -155,7 +155,7 @@ def hann_deconvolve(X, eps, width=15):
     smoothing is not charged for a second smoothing."""
     from sklearn_lrnn.preprocessing import undo_smoothing
 
-    D = undo_smoothing(X, windows.hann(width), eps=eps)
+    D = undo_smoothing(X, hann_kernel(width), eps=eps)
     return ((D - D.mean(0)) / D.std(0)).astype(X.dtype)
 
 
