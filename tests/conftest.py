@@ -1,3 +1,4 @@
+import importlib.util
 import os
 from pathlib import Path
 
@@ -16,3 +17,13 @@ def shared_dir():
     if not (SHARED / "data").is_dir():
         pytest.skip(f"shared data folder not found at {SHARED} (only CI and developer machines have it)")
     return SHARED
+
+
+@pytest.fixture(scope="module")
+def eeg_script():
+    """``benchmarks/eeg_reproduction.py`` loaded as a module (its helpers are what the EEG tests check)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "eeg_reproduction.py"
+    spec = importlib.util.spec_from_file_location("eeg_reproduction", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

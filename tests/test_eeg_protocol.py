@@ -1,20 +1,8 @@
 """The EEG benchmark's preprocessing helpers (benchmarks/eeg_reproduction.py) against the shared recording."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from sklearn_lrnn.metrics import power_spectrum_distance
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "eeg_reproduction.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("eeg_reproduction", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _power(X, f_hz):
@@ -24,10 +12,10 @@ def _power(X, f_hz):
     return P[i - 3:i + 4].mean()
 
 
-def test_generation_smoothing_is_the_recordings_kernel(shared_dir):
+def test_generation_smoothing_is_the_recordings_kernel(shared_dir, eeg_script):
     # scipy.signal.windows.hann(15) has zeros at multiples of 160 / 14 Hz from 22.9 Hz on; the recording has
     # notches there and none at 20 / 30 Hz (where a 15-non-zero-tap window would put them)
-    eeg = _script()
+    eeg = eeg_script
     X = eeg.load_eeg(str(shared_dir / "data" / "eeg" / "eeg_s001r01_smoothed.npy"), channels=16).astype(np.float64)
     for notch, neighbour in ((160 / 7, 20.0), (240 / 7, 30.0)):
         assert _power(X, notch) < 0.3 * _power(X, neighbour), (notch, _power(X, notch), _power(X, neighbour))
@@ -37,8 +25,8 @@ def test_generation_smoothing_is_the_recordings_kernel(shared_dir):
         assert _power(S, notch) < 0.05 * _power(S, neighbour)
 
 
-def test_deconvolution_undoes_the_smoothing(shared_dir):
-    eeg = _script()
+def test_deconvolution_undoes_the_smoothing(shared_dir, eeg_script):
+    eeg = eeg_script
     X = eeg.load_eeg(str(shared_dir / "data" / "eeg" / "eeg_s001r01_smoothed.npy"), channels=8)
     D = eeg.hann_deconvolve(X, 0.01)
     assert D.shape == X.shape and D.dtype == X.dtype

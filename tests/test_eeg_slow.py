@@ -1,25 +1,13 @@
 """Short version of benchmarks/eeg_reproduction.py (16 channels, 40 epochs): `make test-slow`."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "eeg_reproduction.py"
 
-
-def _script():
-    spec = importlib.util.spec_from_file_location("eeg_reproduction", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_short_eeg_fit_beats_smoothed_noise(shared_dir):
-    eeg = _script()
+def test_short_eeg_fit_beats_smoothed_noise(shared_dir, eeg_script):
+    eeg = eeg_script
     X = eeg.load_eeg(str(shared_dir / "data" / "eeg" / "eeg_s001r01_smoothed.npy"), channels=16)
     model, _, info = eeg.fit_lrnn(X, seed=0, epochs=40, lr=1e-3, final_lr=1e-4, verbose=0)
     assert info["n_parameters"] == 3680  # the published 3,920 minus the readout of the 48 dropped channels
