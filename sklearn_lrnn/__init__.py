@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from ._base import load, save
+from ._persistence import load, save
 from ._validation import split_by_lengths
 from .low_rank import StochasticLowRankRNN
 from .plrnn import PLRNNRegressor
