@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+KERNELS := $(VENV)/.kernels-built
 
-.PHONY: venv demo test test-slow bench docs clean
+.PHONY: venv kernels demo test test-slow bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +17,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# The C++ kernels, compiled once here (about a minute) so that no fit pays the build. Stamped only on success:
+# without a compiler the targets below still run (fits use the slower torch path) and the next make retries.
+$(KERNELS): $(STAMP) $(wildcard sklearn_lrnn/_engine/csrc/*) sklearn_lrnn/_engine/kernels.py
+	$(PY) -m sklearn_lrnn.build_kernels && touch $(KERNELS) || echo "make: going on without the C++ kernels"
+
+kernels: $(KERNELS)
+
+demo: $(KERNELS)
 	$(PY) examples/demo.py
 
-test: $(STAMP)
+test: $(KERNELS)
 	$(PY) -m pytest -q -x --durations=15
 
-test-slow: $(STAMP)
+test-slow: $(KERNELS)
 	$(PY) -m pytest -q -m slow --durations=15
 
-bench: $(STAMP)
+bench: $(KERNELS)
 	$(PY) benchmarks/bench_smc_step.py
 	$(PY) benchmarks/bench_fixed_points.py
 
@@ -34,4 +42,4 @@ docs: $(STAMP)
 	$(PY) -m sphinx -W -b html doc doc/_build/html
 
 clean:
-	rm -rf $(VENV) build *.egg-info doc/_build
+	rm -rf $(VENV) build *.egg-info doc/_build sklearn_lrnn/_engine/_build

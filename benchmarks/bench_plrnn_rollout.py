@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from sklearn_lrnn._engine import fused
+from sklearn_lrnn._engine import kernels
 from sklearn_lrnn._engine.plrnn import PLRNN, reference_rollout, rollout
 
 CONFIGS = {
@@ -77,8 +77,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    if not fused.fused_available():
-        raise SystemExit(f"the C++ extension is unavailable ({fused.fused_unavailable_reason()})")
+    if not kernels.available():
+        raise SystemExit(f"the C++ extension is unavailable ({kernels.unavailable_reason()})")
     print("| configuration | C++ (ms) | Python loops (ms) | autograd (ms) | Python / C++ |")
     print("| --- | --- | --- | --- | --- |")
     for name, cfg in CONFIGS.items():

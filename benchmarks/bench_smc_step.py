@@ -100,9 +100,9 @@ def main():
     ap.add_argument("--compare-loop", action="store_true",
                     help="also time the per-step loop (no fused window), interleaved, and print the ratio")
     args = ap.parse_args()
-    from sklearn_lrnn._engine.fused import fused_unavailable_reason
+    from sklearn_lrnn._engine import kernels
 
-    reason = fused_unavailable_reason()
+    reason = kernels.unavailable_reason()
     print(f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}, "
           f"fused kernels: {'yes' if reason is None else 'no (' + reason + ')'}")
     extra = " loop ms / step | window / loop |" if args.compare_loop else ""

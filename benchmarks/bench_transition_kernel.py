@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from sklearn_lrnn._engine import fused
+from sklearn_lrnn._engine import fused, kernels
 
 CONFIGS = {  # name: (P, N, R)
     "eeg": (100, 512, 3),
@@ -79,14 +79,15 @@ def main():
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    ok = fused.fused_available()
+    ext = kernels.extension()
+    ok = ext is not None
     print(f"fused kernel available: {ok} (build/load {time.perf_counter() - t0:.1f} s)"
-          + ("" if ok else f" -- {fused.fused_unavailable_reason()}"))
+          + ("" if ok else f" -- {kernels.unavailable_reason()}"))
     print(f"torch {torch.__version__}, load average {os.getloadavg()}")
     if ok and args.min_work is not None:
-        fused._extension().set_min_work_per_thread(args.min_work)
+        ext.set_min_work_per_thread(args.min_work)
     if ok:
-        print(f"fused: parallel above {fused._extension().get_min_work_per_thread()} elements per thread")
+        print(f"fused: parallel above {ext.get_min_work_per_thread()} elements per thread")
     gen = torch.Generator().manual_seed(0)
     makers = {"torch": fused.reference_step}
     if ok:

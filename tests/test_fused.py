@@ -1,7 +1,8 @@
 """The fused C++ transition kernel (sklearn_lrnn/_engine/fused.py) against the pure-torch reference.
 
 Skips cleanly where the extension cannot be built (no compiler, no ninja, SKLEARN_LRNN_NO_FUSED=1).
-The first run compiles it (about a minute), later runs load it from torch's extension cache.
+``make test`` builds it first (``python -m sklearn_lrnn.build_kernels``); otherwise the first run compiles it
+(about a minute) and later runs load it from the install's kernel cache (``sklearn_lrnn._engine.kernels``).
 """
 
 import math
@@ -9,15 +10,15 @@ import math
 import pytest
 import torch
 
-from sklearn_lrnn._engine import fused
+from sklearn_lrnn._engine import fused, kernels
 
 ACTS = ("relu", "clipped_relu", "tanh")
 
 
 @pytest.fixture(scope="module")
 def ext():
-    if not fused.fused_available():
-        pytest.skip(f"fused kernel unavailable: {fused.fused_unavailable_reason()}")
+    if not kernels.available():
+        pytest.skip(f"fused kernel unavailable: {kernels.unavailable_reason()}")
     return fused
 
 
@@ -121,7 +122,7 @@ def test_fallbacks(ext, monkeypatch):
     assert fused.make_step(mT, n, h, 0.9, "softplus") is None
     assert fused.make_step(mT.half(), n.half(), h.half(), 0.9, "relu") is None
     monkeypatch.setenv("SKLEARN_LRNN_NO_FUSED", "1")
-    assert not fused.fused_available()
+    assert not kernels.available()
     assert fused.make_step(mT, n, h, 0.9, "relu") is None
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_lrnn._engine import fused
+from sklearn_lrnn._engine import kernels
 from sklearn_lrnn._engine import plrnn as plrnn_engine
 from sklearn_lrnn._engine.plrnn import ARCHITECTURES, PLRNN, reference_rollout, rollout, rollout_states
 from sklearn_lrnn.datasets._systems import make_addition_problem, make_lorenz63
@@ -91,8 +91,8 @@ def _rollout_grads(m, x, s, forcing):
 def test_cpp_rollout_matches_python_loops(architecture, wide, dtype, forcing, monkeypatch):
     # the C++ time loops (csrc/plrnn_rollout.cpp) against the Python fallback loops, forward and backward;
     # ``wide``: B M^2 above the C++ threshold, where a vanilla step multiplies through BLAS
-    if not fused.fused_available():
-        pytest.skip(f"C++ rollout loops unavailable (fused extension: {fused.fused_unavailable_reason()})")
+    if not kernels.available():
+        pytest.skip(f"C++ rollout loops unavailable ({kernels.unavailable_reason()})")
     g = torch.Generator().manual_seed(2)
     M, B = (40, 12) if wide else (5, 6)
     m = PLRNN(M, 3, architecture=architecture, n_hidden=9, n_inputs=2, readout="identity", n_mar=1, generator=g,

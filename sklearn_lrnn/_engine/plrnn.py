@@ -19,8 +19,8 @@ observed latents are pulled toward the data); affine readout: ``keep = 1 - alpha
 
 Speed: the rollout is a custom :class:`torch.autograd.Function` with a hand-written backward pass
 that builds no autograd graph; weight gradients are summed over all time steps in single batched
-matmuls after the loop. On CPU (float32/float64) both time loops run in C++ in the fused extension
-(``csrc/plrnn_rollout.cpp``, see :mod:`sklearn_lrnn._engine.fused`): no per-step dispatch. Where it is
+matmuls after the loop. On CPU (float32/float64) both time loops run in C++ in the kernels' extension
+(``csrc/plrnn_rollout.cpp``, see :mod:`sklearn_lrnn._engine.kernels`): no per-step dispatch. Where it is
 unavailable (other devices or dtypes, no compiler, ``SKLEARN_LRNN_NO_FUSED=1``) the same loops run in
 Python at ~8 small kernels per step forward and ~5 backward, still 2-4x faster than letting autograd
 record the loop (see ``benchmarks/bench_plrnn_lorenz.py``).
@@ -33,7 +33,7 @@ import math
 import torch
 from torch import nn
 
-from sklearn_lrnn._engine import fused
+from sklearn_lrnn._engine import kernels
 
 __all__ = [
     "ARCHITECTURES",
@@ -239,7 +239,7 @@ def _cpp_loops(*tensors):
     dt = ts[0].dtype
     if dt not in (torch.float32, torch.float64) or any(t.dtype != dt or t.device.type != "cpu" for t in ts):
         return None
-    return fused._ext if fused.fused_available() else None
+    return kernels.extension()
 
 
 def _forward_loop(kind, z0, A, W1t, W2t, h2, base, P, keep, forced):
