@@ -25,9 +25,35 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 autodoc_default_options = {"members": True, "inherited-members": False}
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build"]
-intersphinx_mapping = {}
-html_theme = "alabaster"
+exclude_patterns = ["_build", "_intersphinx"]
+# Links to the documentation of the libraries the API uses. Each project lists a second, local
+# inventory (empty) that Sphinx falls back to when the website cannot be reached: an offline build
+# then only logs the failed download (no warning, so `-W` still passes) and leaves those names as
+# plain text instead of links.
+_NO_INVENTORY = "_intersphinx/empty.inv"
+intersphinx_mapping = {
+    name: (url, (None, _NO_INVENTORY))
+    for name, url in {
+        "python": "https://docs.python.org/3/",
+        "sklearn": "https://scikit-learn.org/stable/",
+        "numpy": "https://numpy.org/doc/stable/",
+        "scipy": "https://docs.scipy.org/doc/scipy/",
+        "torch": "https://docs.pytorch.org/docs/stable/",
+    }.items()
+}
+intersphinx_timeout = 10  # seconds per inventory; offline machines fail fast and fall back
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"sklearn_lrnn {release}"
+html_theme_options = {
+    "navbar_align": "left",
+    "header_links_before_dropdown": 6,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+}
+html_sidebars = {"index": [], "theory": [], "benchmarks": []}
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
