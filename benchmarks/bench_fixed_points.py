@@ -6,10 +6,11 @@ Plain script (no arguments needed)::
 
 Each measurement runs in a fresh subprocess, which reports its wall time, CPU time and peak resident
 memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, including the Python/NumPy baseline of about
-40 MB). Random networks follow the package's initialisation (SPEC section 1): n ~ U(+-1/sqrt N),
-m ~ U(+-1/sqrt R), h ~ U(+-1/sqrt N), decay 0.9. The naive baseline is the published recipe run one
-cell at a time: every R-subset of hyperplanes gives a vertex, the 2^R cells around it are
-deduplicated in a Python set, and each cell's R x R system is solved with ``numpy.linalg.solve``.
+40 MB). Random networks follow the package's initialisation (doc/theory.rst, "Stochastic low-rank
+RNN"): n ~ U(+-1/sqrt N), m ~ U(+-1/sqrt R), h ~ U(+-1/sqrt N), decay 0.9. The naive baseline is
+the published recipe run one cell at a time: every R-subset of hyperplanes gives a vertex, the 2^R
+cells around it are deduplicated in a Python set, and each cell's R x R system is solved with
+``numpy.linalg.solve``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ tracemalloc; torch does not, so torch cases show ~0 there), and the growth of th
 resident set (ru_maxrss after the call minus before it, which includes libraries touched for the
 first time).
 
-Data: ``../shared/data/eeg/eeg_s001r01_smoothed.npy`` (X_true) and the same recording with its
+Data: the 64-channel EEG recording of the Pals et al. (2024) benchmark, ``eeg_s001r01_smoothed.npy`` (not
+distributed with the package; looked up at ``EEG`` below), as X_true, and the same recording with its
 channels in a fixed random order (X_gen: same marginals, different joint distribution); random data
 of that size if the file is missing.
 

@@ -3,7 +3,7 @@ and the peak memory of a full EEG-configuration fit.
 
     .venv/bin/python benchmarks/bench_smc_step.py [--repeats 30] [--threads 1 2] [--fit-epochs 20] [--compare-loop]
 
-EEG configuration (SPEC section 5): 64 channels, R = 3, N = 512, clipped relu, K = 10 particles,
+EEG configuration (the EEG model of Pals et al. 2024): 64 channels, R = 3, N = 512, clipped relu, K = 10 particles,
 10 windows x 50 steps, full transition covariance, optimal proposal.
 Teacher configuration: K = 64, 16 trials x 75 steps, N = 20, R = 2, relu, currents readout.
 

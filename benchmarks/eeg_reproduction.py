@@ -1,8 +1,9 @@
 """EEG reproduction (Pals et al. 2024, Table 1): rank-3 stochastic low-rank RNN vs a GTF shallow PLRNN.
 
-Data: ``../shared/data/eeg/eeg_s001r01_smoothed.npy`` (9640 x 64, z-scored, Hann(15)-smoothed, 160 Hz).
+Data: the recording of that benchmark, ``eeg_s001r01_smoothed.npy`` (9640 x 64, z-scored, Hann(15)-smoothed,
+160 Hz); it is not distributed with the package, and the script looks for it at ``EEG_PATH`` below.
 
-Protocol (SPEC section 5):
+Protocol (as published by Pals et al. 2024):
 
 * rank-3 ``StochasticLowRankRNN``: N = 512 units, clipped relu, K = 10 particles, optimal proposal,
   full transition covariance, random 50-step windows, 10 windows per gradient step, 50 steps per epoch;
@@ -121,7 +122,7 @@ def fit_lrnn(X, seed, epochs, lr, final_lr, verbose):
 
 
 def generate_lrnn(model, X, seed, remove_noise_var=0.0):
-    """Posterior mean at the first time bin -> 2400 burn-in steps -> 9640 generated steps (SPEC section 5).
+    """Posterior mean at the first time bin -> 2400 burn-in steps -> 9640 generated steps (the published protocol).
 
     Returns the generated observations (with observation noise, as ``sample`` draws them) and the
     expected observations of the same latent path (readout of z without observation noise).

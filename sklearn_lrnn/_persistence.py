@@ -192,7 +192,8 @@ class _Encoder:
     def _array(self, arr: np.ndarray, where: str, scalar: bool = False):
         if arr.dtype.hasobject:
             if arr.dtype != object:
-                raise TypeError(f"{where} is an array of dtype {arr.dtype} holding Python objects; save() cannot store it.")
+                raise TypeError(f"{where} is an array of dtype {arr.dtype} holding Python objects; "
+                                "save() cannot store it.")
             return {"__type__": "object_array", "shape": list(arr.shape),
                     "items": [self(v, f"{where}[{i}]") for i, v in enumerate(arr.ravel().tolist())]}
         node = {"__type__": "ndarray", "key": self._store(np.ascontiguousarray(arr))}

@@ -1,4 +1,6 @@
-"""Metrics of dynamical-systems reconstruction and their scikit-learn scorers (SPEC section 4).
+"""Metrics of dynamical-systems reconstruction and their scikit-learn scorers.
+
+Definitions: section "Comparing generated data with recordings" of the theory page (``doc/theory.rst``).
 
 Every metric accepts the three data containers of the package: a 2-D array ``(n_timesteps,
 n_features)`` (one recording), a 3-D array ``(n_trials, n_timesteps, n_features)`` or a list of 2-D

@@ -13,7 +13,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 @pytest.fixture
 def shared_dir():
-    """The project's shared data folder (../shared); skips where a clone does not have it."""
+    """The data folder beside the clone (``SHARED``; not part of the repository); skips where it is missing."""
     if not (SHARED / "data").is_dir():
         pytest.skip(f"shared data folder not found at {SHARED} (only CI and developer machines have it)")
     return SHARED

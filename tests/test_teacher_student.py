@@ -1,5 +1,5 @@
-"""Teacher-student recovery (LR-SMC oscillator): a student fitted to a rank-2 teacher's noisy
-observations must recover its noise, decay and oscillation frequency. Small enough for the default
+"""Teacher-student recovery (the oscillator of Pals et al., 2024): a student fitted to a rank-2
+teacher's noisy observations must recover its noise, decay and oscillation frequency. Small enough for the default
 suite, and able to fail: a student that explains the data by noise (an easy local optimum) has a
 unit-space noise of 0.5-0.9 and no oscillation."""
 

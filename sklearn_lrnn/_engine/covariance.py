@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 KINDS = ("full", "diag", "scalar")
-# variances are clamped to [1e-8, 1e2] (SPEC 1): std in [1e-4, 10]
+# variances are clamped to [1e-8, 1e2], i.e. std in [1e-4, 10] (theory page, "Stochastic low-rank RNN")
 _MIN_LOG_STD, _MAX_LOG_STD = math.log(1e-4), math.log(10.0)
 
 

@@ -1,4 +1,4 @@
-"""1-D convolutional encoder for the SMC proposal (SPEC 1.1, proposal 2).
+"""1-D convolutional encoder for the SMC proposal (theory page, "Proposals", encoder).
 
 The CNN maps a window of observations x (B, T, D) to a Gaussian guess of each latent,
 N(mu^e_t, diag s^e_t^2), in one pass over the whole window; the SMC loop combines it with the

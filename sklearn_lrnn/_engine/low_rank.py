@@ -1,4 +1,4 @@
-"""The stochastic low-rank RNN as a state-space model (SPEC section 1).
+"""The stochastic low-rank RNN as a state-space model (theory page, "Stochastic low-rank RNN").
 
     z_t = a z_{t-1} + n phi(m z_{t-1} + W_u v_t ; h) + eps_t,   eps_t ~ N(0, Sigma_z)
     z_1 ~ N(mu_0 + proj_m(W_u v_1), Sigma_0)

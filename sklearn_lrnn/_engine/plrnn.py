@@ -1,6 +1,6 @@
 """Piecewise-linear RNNs (PLRNN family): maps, teacher-forced rollouts, losses.
 
-The three maps (``SPEC.md`` section 2), written as one template so that a single fused rollout
+The three maps (theory page, "Piecewise-linear RNNs"), written as one template so that a single fused rollout
 serves all of them::
 
     z_t = A * z_{t-1} + phi(z_{t-1} W2^T) W1^T + base_t          base_t = h1 + C s_t

@@ -50,7 +50,7 @@ class SMCResult:
 
 @dataclass
 class _Gaussian:
-    """Time-invariant terms of the optimal proposal for one prior covariance (SPEC 1.1, proposal 1).
+    """Time-invariant terms of the optimal proposal for one prior covariance (theory page, "Proposals").
 
     S = C Sigma C^T + diag(var) is the predictive covariance of an observation. With D >= 4 R only R x R
     matrices are factorised (information form; S^-1 and log det S by the Woodbury identity and the

@@ -1,4 +1,4 @@
-"""Particle smoothing from a stored forward filter (SPEC 1.2).
+"""Particle smoothing from a stored forward filter (theory page, "Posterior latents and generation").
 
 Both smoothers reweight the filter's particles z_t^k (weights w_t^k, before resampling) backwards in
 time by the transition density p(z_{t+1} | z_t^k):

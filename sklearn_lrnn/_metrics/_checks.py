@@ -1,4 +1,5 @@
-"""Input checks shared by the metrics: every metric accepts the three containers of ``API.md``."""
+"""Input checks shared by the metrics: every metric accepts the three data containers of the package
+(user guide, "Data conventions")."""
 
 from __future__ import annotations
 

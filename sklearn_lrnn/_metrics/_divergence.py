@@ -1,4 +1,7 @@
-"""State-space divergence D_stsp = KL(p_data || p_generated) (SPEC section 4)."""
+"""State-space divergence D_stsp = KL(p_data || p_generated).
+
+Definition: section "Comparing generated data with recordings" of the theory page (``doc/theory.rst``).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Spiking and input-driven low-rank RNN teachers (SPEC section 6), in scikit-learn's ``make_*`` style.
+"""Spiking and input-driven low-rank RNN teachers, in scikit-learn's ``make_*`` style.
+
+The published teachers are described in section "Teacher networks" of the theory page (``doc/theory.rst``).
 
 Both teachers live in latent coordinates with orthonormal left vectors U (N x R), as in
 ``make_low_rank_teacher``:  z_t = a z_{t-1} + V relu(U z_{t-1} - h + W_u u_t) + N(0, sigma_z^2 I).
@@ -21,7 +23,7 @@ def _softplus(x):
 def make_poisson_teacher(n_trials: int = 400, n_timesteps: int = 200, *, n_units: int = 40, noise_std: float = 0.2,
                          gain: float = 4.0, offset: float = -3.0, offset_spread: float = 0.0,
                          random_state=None) -> Bunch:
-    """Spike counts of a rank-2 ReLU oscillator teacher (the LR-SMC Poisson setting).
+    """Spike counts of a rank-2 ReLU oscillator teacher (the Poisson setting of Pals et al., 2024).
 
     Latents follow the limit-cycle teacher of :func:`make_low_rank_teacher`; every unit emits
     ``counts ~ Poisson(softplus(gain * (U z)_i + offset))`` per time bin.
@@ -119,8 +121,8 @@ def ring_inputs(target_angles, n_timesteps: int, *, onset: int = 25, duration: i
 def make_ring_teacher(n_trials: int = 800, n_timesteps: int = 250, *, n_units: int = 60, noise_std: float = 0.05,
                       obs_noise_std: float = 0.05, n_targets: int = 8, input_onset: int = 25, input_duration: int = 25,
                       input_gain: float = 1.0, random_state=None) -> Bunch:
-    """Input-driven ring attractor (the LR-SMC reach setting): a rank-2 ReLU network of ``n_units`` with
-    8 stable states on a ring, steered to one of ``n_targets`` target angles by two inputs.
+    """Input-driven ring attractor (the reach setting of Pals et al., 2024): a rank-2 ReLU network of
+    ``n_units`` with 8 stable states on a ring, steered to one of ``n_targets`` target angles by two inputs.
 
     Each trial starts near the (unstable) origin; from ``input_onset`` for ``input_duration`` steps the
     inputs are (cos, sin) of the trial's target angle; afterwards the network holds the nearest of its

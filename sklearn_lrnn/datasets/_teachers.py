@@ -1,4 +1,6 @@
-"""Ground-truth low-rank RNN teachers (SPEC section 6), in scikit-learn's ``make_*`` style.
+"""Ground-truth low-rank RNN teachers, in scikit-learn's ``make_*`` style.
+
+The published teachers are described in section "Teacher networks" of the theory page (``doc/theory.rst``).
 
 Teachers live in latent coordinates with orthonormal left vectors U (N x R):
 
@@ -49,7 +51,7 @@ def simulate_teacher(teacher: dict, n_trials: int, n_timesteps: int, *, noise_st
 
 def make_low_rank_teacher(n_trials: int = 200, n_timesteps: int = 75, *, n_units: int = 20, noise_std: float = 0.2,
                           obs_noise_std: float = 0.1, random_state=None) -> Bunch:
-    """Data from a rank-2 ReLU RNN teacher with a limit cycle (the LR-SMC oscillator setting).
+    """Data from a rank-2 ReLU RNN teacher with a limit cycle (the oscillator setting of Pals et al., 2024).
 
     Parameters
     ----------

@@ -1,4 +1,7 @@
-"""Dynamics analysis of fitted models and raw parameter arrays (SPEC section 3).
+"""Dynamics analysis of fitted models and raw parameter arrays.
+
+The methods are described in section "Fixed points, cycles and Lyapunov exponents" of the theory
+page (``doc/theory.rst``).
 
 Exact fixed points of piecewise-linear low-rank RNNs in polynomial time, fixed points and k-cycles of
 PLRNNs (exhaustive or SCYFI), stability, Lyapunov exponents and the continuous-time equivalent of a

@@ -120,11 +120,13 @@ def tanh_fixed_points(m, n, h, a, c, *, n_starts=256, n_iter=100, tol=1e-10, ran
 
 
 def teacher_from_npz(path):
-    """Latent-form parameters of a published teacher network (``../shared/data/teachers/*.npz``).
+    """Latent-form parameters of a teacher network stored in unit space (the ``.npz`` layout of the
+    teachers published with Pals et al., 2024).
 
     The files hold unit-space networks ``x' = (1 - alpha) x + alpha (m n^T relu(x + b) / N + w_in u)``.
-    Following SPEC section 6, the SVD ``(alpha / N) m n^T = U S V^T`` (rank R) gives the latent form
-    ``z' = (1 - alpha) z + (S V^T) relu(U z + b)`` with unit-space states ``x = U z``.
+    The SVD ``(alpha / N) m n^T = U S V^T`` (rank R) gives the latent form
+    ``z' = (1 - alpha) z + (S V^T) relu(U z + b)`` with unit-space states ``x = U z`` (theory page,
+    "Teacher networks").
 
     Parameters
     ----------
@@ -140,7 +142,7 @@ def teacher_from_npz(path):
 
     Examples
     --------
-    >>> teacher = teacher_from_npz("../shared/data/teachers/reach_n60_r2.npz")  # doctest: +SKIP
+    >>> teacher = teacher_from_npz("teachers/reach_n60_r2.npz")  # doctest: +SKIP
     >>> len(low_rank_fixed_points(teacher["left"], teacher["right"], teacher["bias"],
     ...                           teacher["decay"]))  # doctest: +SKIP
     17
