@@ -1,6 +1,6 @@
 """Data containers: turn the three accepted layouts of X into a list of trials and back.
 
-Accepted layouts (see ``API.md``):
+Accepted layouts (the "Data conventions" section of the user guide):
 
 * 3-D array ``(n_trials, n_timesteps, n_features)``: equal-length trials;
 * list of 2-D arrays ``(T_i, n_features)``: trials of different lengths;
@@ -18,9 +18,6 @@ import numpy as np
 from sklearn.utils import check_array
 
 __all__ = ["Sequences", "check_sequences", "restore", "split_by_lengths", "check_matching_inputs"]
-
-LAYOUTS = ("3d", "list", "2d")
-
 
 @dataclass
 class Sequences:
@@ -83,7 +80,6 @@ def check_sequences(
     min_length: int = 1,
     n_features: int | None = None,
     estimator_name: str | None = None,
-    allow_2d: bool = True,
     allow_nan: bool = False,
 ) -> Sequences:
     """Validate ``X`` in any of the three layouts and return :class:`Sequences`.
@@ -100,8 +96,6 @@ def check_sequences(
         Expected size of the last axis (the fitted ``n_features_in_``); None skips the check.
     estimator_name : str or None
         Class name for the scikit-learn-style feature-count message.
-    allow_2d : bool
-        Whether a 2-D array (one continuous recording) is accepted.
     allow_nan : bool
         Whether NaN / inf values are accepted.
     """
@@ -127,11 +121,6 @@ def check_sequences(
         if arr.ndim == 3:
             trials, layout = list(arr), "3d"
         elif arr.ndim == 2:
-            if not allow_2d:
-                raise ValueError(
-                    f"{name} must be 3-D (n_trials, n_timesteps, n_features) or a list of 2-D trials; "
-                    f"got a 2-D array of shape {arr.shape}."
-                )
             trials, layout = [arr], "2d"
         else:
             hint = " Reshape your data: X.reshape(-1, 1) for a single channel." if arr.ndim == 1 else ""
