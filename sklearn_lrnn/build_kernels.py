@@ -16,7 +16,18 @@ import sys
 
 
 def main(argv=None) -> int:
-    """Command-line entry point; returns the exit status."""
+    """Command-line entry point.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    int
+        The exit status: 0 when the kernels are built, 1 when the torch fallback would run.
+    """
     parser = argparse.ArgumentParser(prog="python -m sklearn_lrnn.build_kernels",
                                      description="Build sklearn_lrnn's C++ kernels for this install.")
     parser.add_argument("--force", action="store_true", help="rebuild even where a build exists")

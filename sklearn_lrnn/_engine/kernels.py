@@ -91,7 +91,7 @@ _lock = threading.Lock()
 class KernelStatus:
     """Where the kernels stand: returned by :func:`status` and printed by :func:`sklearn_lrnn.show_config`.
 
-    Attributes
+    Parameters
     ----------
     state : {"built", "not built", "fallback", "disabled"}
         "built": this install's build exists (``loaded`` says whether this process uses it); "not built":
@@ -197,9 +197,15 @@ def cache_key(**overrides) -> str:
 
 
 def cache_dir() -> Path:
-    """The folder holding the builds: ``$SKLEARN_LRNN_KERNEL_DIR``, else ``_build`` next to this module
-    (the installed copy's own), else ``$XDG_CACHE_HOME/sklearn_lrnn/kernels`` (default ``~/.cache``) where
-    the package folder is not writable."""
+    """The folder holding the builds of this install.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$SKLEARN_LRNN_KERNEL_DIR`` when set, else ``_build`` next to this module (the installed copy's
+        own), else ``$XDG_CACHE_HOME/sklearn_lrnn/kernels`` (default ``~/.cache``) where the package
+        folder is not writable.
+    """
     env = os.environ.get("SKLEARN_LRNN_KERNEL_DIR", "").strip()
     if env:
         return Path(env).expanduser()
@@ -318,7 +324,8 @@ def _ensure(force: bool = False):
             elif compiler is None:
                 raise _Unavailable(why)
             else:
-                wait = lambda: _say(f"waiting for another process that is building the kernels into {directory}")
+                wait = lambda: _say(f"waiting for another process that is building the kernels (one time, about a minute) into "
+                                     f"{directory}")
                 with _exclusive(directory.parent / f"{directory.name}.lock", wait):
                     if force:
                         shutil.rmtree(directory, ignore_errors=True)
@@ -341,11 +348,16 @@ def _ensure(force: bool = False):
 
 
 def extension():
-    """The compiled kernels as a Python module, or None where the torch fallback must run.
+    """The compiled kernels, built first if this install has not (announced on stderr).
 
-    Builds them on first use if this install has not (announced on stderr), and warns once per process
-    with :class:`KernelFallbackWarning` when they cannot be used. Returns None without building anything
-    while ``SKLEARN_LRNN_NO_FUSED`` is set.
+    Warns once per process with :class:`KernelFallbackWarning` when they cannot be used, and builds
+    nothing while ``SKLEARN_LRNN_NO_FUSED`` is set.
+
+    Returns
+    -------
+    module or None
+        The extension module (``step``, ``smc_window``, ``plrnn_forward``, ``plrnn_backward``), or None
+        where the torch fallback must run.
     """
     if _disabled():
         return None
@@ -392,7 +404,13 @@ def build(force: bool = False) -> KernelStatus:
 
 
 def status() -> KernelStatus:
-    """Where the kernels stand for this process, without building or loading anything."""
+    """Where the kernels stand for this process, without building or loading anything.
+
+    Returns
+    -------
+    KernelStatus
+        Its ``str`` is the line :func:`sklearn_lrnn.show_config` prints.
+    """
     st = _state
     compiler = _compiler(os.environ.get("CXX", "c++"))[0]
     if _disabled():
