@@ -196,7 +196,7 @@ class _Encoder:
                                 "save() cannot store it.")
             return {"__type__": "object_array", "shape": list(arr.shape),
                     "items": [self(v, f"{where}[{i}]") for i, v in enumerate(arr.ravel().tolist())]}
-        node = {"__type__": "ndarray", "key": self._store(np.ascontiguousarray(arr))}
+        node = {"__type__": "ndarray", "key": self._store(arr)}  # any shape, 0-d included
         if scalar:
             node["scalar"] = True
         return node

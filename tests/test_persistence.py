@@ -111,6 +111,33 @@ def test_plrnn_round_trip(tmp_path, lorenz, plrnn):
     clone(loaded).set_params(max_iter=1).fit(lorenz)  # a loaded model clones and refits
 
 
+def test_every_kind_of_attribute_round_trips(tmp_path, plrnn):
+    est = copy.deepcopy(plrnn)
+    est.extra_ = {
+        "scalars": [np.float32(1.5), np.int64(-3), np.bool_(True), np.str_("s"), 2, 2.5, True, None, "txt"],
+        "non_finite": (float("nan"), float("inf"), -float("inf")),
+        "arrays": [np.zeros(()), np.arange(6.0).reshape(2, 3).T, np.array([1 + 2j]), np.array(["a", "bc"]),
+                   np.zeros((0, 4)), np.array([True, False])],
+        "objects": np.array([["stable", None], ["saddle", 1.0]], dtype=object),
+        "tensors": {0: torch.zeros(()), 1: torch.arange(3), 2: torch.ones(2, dtype=torch.bfloat16)},
+        (1, "a"): {"__type__": "not a tag"},
+    }
+    save(est, tmp_path / "m.npz")
+    got = load(tmp_path / "m.npz").extra_
+    want = est.extra_
+    assert set(got) == set(want)
+    for a, b in zip(got["scalars"], want["scalars"]):
+        assert type(a) is type(b) and a == b
+    assert np.isnan(got["non_finite"][0]) and got["non_finite"][1:] == (float("inf"), -float("inf"))
+    for a, b in zip(got["arrays"], want["arrays"]):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    assert got["objects"].dtype == object and got["objects"].tolist() == want["objects"].tolist()
+    for k, t in want["tensors"].items():
+        assert got["tensors"][k].dtype == t.dtype and torch.equal(got["tensors"][k], t)
+    assert got[(1, "a")] == {"__type__": "not a tag"}
+
+
 def test_unfitted_round_trip_and_rich_parameters(tmp_path):
     est = PLRNNRegressor(n_hidden=3, random_state=np.random.RandomState(4))
     save(est, tmp_path / "m.npz")
