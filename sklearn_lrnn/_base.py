@@ -1,16 +1,11 @@
-"""Shared estimator plumbing: device choice, seeding, progress reporting, save / load."""
+"""Shared estimator plumbing: device choice, seeding, progress reporting, NumPy state."""
 
 from __future__ import annotations
-
-import pickle
-import platform
-import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "torch_generator", "ProgressReporter", "save", "load", "to_numpy_state"]
+__all__ = ["resolve_device", "torch_generator", "ProgressReporter", "to_numpy_state"]
 
 
 def resolve_device(device) -> torch.device:
@@ -77,41 +72,3 @@ class ProgressReporter:
 def to_numpy_state(module: torch.nn.Module) -> dict:
     """A module's state as NumPy arrays on the CPU: pickles anywhere, GPU or not."""
     return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
-
-
-def _versions() -> dict:
-    import sklearn
-
-    import sklearn_lrnn
-
-    return {
-        "sklearn_lrnn": sklearn_lrnn.__version__,
-        "scikit-learn": sklearn.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def save(estimator, path) -> None:
-    """Pickle ``estimator`` to ``path`` with the library versions it was made with."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)  # a missing output folder must not crash at the end
-    with open(path, "wb") as fh:
-        pickle.dump({"versions": _versions(), "estimator": estimator}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def load(path):
-    """Load an estimator written by :func:`save`; warns when library versions differ."""
-    with open(path, "rb") as fh:
-        payload = pickle.load(fh)
-    if not isinstance(payload, dict) or "estimator" not in payload:
-        raise ValueError(f"{path} was not written by sklearn_lrnn.save.")
-    saved, now = payload["versions"], _versions()
-    diff = {k: (saved.get(k), v) for k, v in now.items() if k != "python" and saved.get(k) != v}
-    if diff:
-        msg = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in diff.items())
-        warnings.warn(f"loading a model saved with other library versions ({msg}).", UserWarning, stacklevel=2)
-    est = payload["estimator"]
-    est.saved_versions_ = saved
-    return est

@@ -7,16 +7,17 @@ and :func:`sklearn_lrnn._engine.training.fit_module` (RAdam, learning-rate decay
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import TransformerTags
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import ProgressReporter, resolve_device, to_numpy_state, torch_generator
+from ._base import resolve_device, torch_generator
+from ._lifecycle import FitProblem, RecurrentEstimator, check_generated as _check_generated
 from ._engine.plrnn import (
     ARCHITECTURES,
     INITS,
@@ -26,10 +27,14 @@ from ._engine.plrnn import (
     rollout,
     rollout_states,
 )
-from ._engine.training import fit_module
 from ._validation import check_aligned, check_matching_inputs, check_sequences, restore
 
 __all__ = ["PLRNNRegressor", "estimate_tf_interval"]
+
+# GTF forcing under which the stopping rule measures forecasts when the training alpha adapts
+_MONITOR_ALPHA = 0.1
+
+
 
 
 def _autocorr_time(trials, max_lag):
@@ -112,7 +117,7 @@ def estimate_tf_interval(X, *, max_interval=200):
     return max(1, int(tau))
 
 
-class PLRNNRegressor(RegressorMixin, BaseEstimator):
+class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
     """Piecewise-linear recurrent neural network (vanilla, shallow or clipped shallow PLRNN).
 
     ``z_t = A z_{t-1} + W relu(z_{t-1}) + C s_t + h`` (vanilla) or
@@ -176,14 +181,33 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         Windows (or trials) per gradient step.
     batches_per_epoch : int, default=50
         Gradient steps per epoch.
-    max_iter : int, default=300
-        Number of epochs.
+    max_iter : int, default=1000
+        Cap on the number of epochs; training normally ends earlier, by the stopping rule of
+        ``learning_rate_schedule`` (``max_iter`` does not change how fast the rate decays).
     learning_rate : float, default=1e-3
         Initial RAdam learning rate.
-    final_learning_rate : float, default=1e-6
-        Learning rate reached (exponentially) at the last epoch.
+    learning_rate_schedule : {"plateau", "exponential", "constant"}, default="plateau"
+        "plateau": constant until the monitored loss has not improved by a fraction ``tol`` for
+        ``n_iter_no_change`` epochs, then divided by 10, down to ``final_learning_rate`` (default
+        ``learning_rate / 100``); the next plateau ends training. The monitored loss is the error on
+        a fixed set of training windows (for adaptive GTF under a fixed forcing alpha = 0.1, since the
+        training loss changes with alpha). "exponential": the published schedule, geometric decay to
+        ``final_learning_rate`` (default ``learning_rate / 1000``) over ``max_iter`` epochs.
+        "constant": stops at the first plateau.
+    final_learning_rate : float or None, default=None
+        Smallest learning rate of "plateau", last one of "exponential".
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule, in epochs.
+    tol : float, default=1e-3
+        Smallest relative decrease of the monitored loss that counts as an improvement.
     grad_clip : float or None, default=10.0
         Gradient-norm clipping.
+    n_init : int, default=1
+        Number of initialisations; the restart with the lowest monitored loss is kept.
+    n_jobs : int or None, default=None
+        Restarts in parallel through joblib (a ``dask`` backend spreads them over a cluster).
+    warm_start : bool, default=False
+        Continue from the previous fit (same data kind and model shape) instead of re-initialising.
     latent_noise : float, default=0.0
         Standard deviation of Gaussian latent noise added by :meth:`sample`.
     device : str, default="auto"
@@ -198,6 +222,9 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         Largest cycle order searched for ``cycles_``.
     compute_lyapunov : bool, default=False
         Compute ``lyapunov_exponent_`` at the end of fit.
+    dynamics_budget : float or None, default=5.0
+        Seconds the exact fixed-point search may take (estimated before it starts: 2^M cells for the
+        vanilla PLRNN); past it the SCYFI heuristic runs instead, with a warning. None: always exact.
 
     Attributes
     ----------
@@ -229,8 +256,16 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         GTF forcing strength after each update.
     loss_curve_ : ndarray of shape (``n_iter_``,)
         Mean training loss per epoch.
+    learning_rate_curve_ : ndarray of shape (``n_iter_``,)
+        Learning rate of each epoch.
     n_iter_ : int
         Epochs run.
+    converged_ : bool
+        Whether the stopping rule ended training (False comes with a ``ConvergenceWarning``).
+    best_epoch_ : int
+        Epoch whose parameters were kept (lowest monitored loss).
+    restart_losses_ : ndarray of shape (n_init,)
+        Monitored loss of each restart (NaN for one that diverged).
     n_parameters_ : int
         Trained parameters of the model (latent map, readout and, for supervised fits, the initial state).
     n_features_in_ : int
@@ -271,10 +306,16 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         sequence_length=200,
         batch_size=16,
         batches_per_epoch=50,
-        max_iter=300,
+        max_iter=1000,
         learning_rate=1e-3,
-        final_learning_rate=1e-6,
+        learning_rate_schedule="plateau",
+        final_learning_rate=None,
+        n_iter_no_change=10,
+        tol=1e-3,
         grad_clip=10.0,
+        n_init=1,
+        n_jobs=None,
+        warm_start=False,
         latent_noise=0.0,
         device="auto",
         random_state=None,
@@ -282,6 +323,7 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         compute_fixed_points=True,
         max_cycle_order=2,
         compute_lyapunov=False,
+        dynamics_budget=5.0,
     ):
         self.architecture = architecture
         self.n_latents = n_latents
@@ -301,8 +343,14 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         self.batches_per_epoch = batches_per_epoch
         self.max_iter = max_iter
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.final_learning_rate = final_learning_rate
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.grad_clip = grad_clip
+        self.n_init = n_init
+        self.n_jobs = n_jobs
+        self.warm_start = warm_start
         self.latent_noise = latent_noise
         self.device = device
         self.random_state = random_state
@@ -310,51 +358,39 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         self.compute_fixed_points = compute_fixed_points
         self.max_cycle_order = max_cycle_order
         self.compute_lyapunov = compute_lyapunov
+        self.dynamics_budget = dynamics_budget
 
     # ------------------------------------------------------------------ validation
-    def _check_params(self):
-        def pos_int(name, allow_none=False):
-            v = getattr(self, name)
-            if allow_none and v is None:
-                return
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+    _parameter_constraints = {
+        **RecurrentEstimator._parameter_constraints,
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "n_latents": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_hidden": [Interval(numbers.Integral, 1, None, closed="left")],
+        "readout": [StrOptions({"auto", "identity", "affine"})],
+        "training": [StrOptions({"gtf", "sparse_tf"})],
+        "tf_interval": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "gtf_alpha": [Interval(numbers.Real, 0, 1, closed="both"), StrOptions({"adaptive"})],
+        "gtf_alpha_decay": [Interval(numbers.Real, 0, 1, closed="both")],
+        "gtf_update_interval": [Interval(numbers.Integral, 1, None, closed="left")],
+        "mar_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
+        "mar_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "init": [StrOptions(set(INITS))],
+        "l2_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "sequence_length": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batches_per_epoch": [Interval(numbers.Integral, 1, None, closed="left")],
+        "latent_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_cycle_order": [Interval(numbers.Integral, 1, None, closed="left")],
+        "compute_lyapunov": ["boolean"],
+    }
+    _relative_tol = True  # the loss is a mean squared error: improvements count relative to it
 
-        def nonneg(name, upper=None):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a non-negative number; got {v!r}.")
-            if upper is not None and v > upper:
-                raise ValueError(f"{name} must be at most {upper}; got {v!r}.")
-
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}; got {self.architecture!r}.")
-        if self.readout not in ("auto", "identity", "affine"):
-            raise ValueError(f"readout must be 'auto', 'identity' or 'affine'; got {self.readout!r}.")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}; got {self.init!r}.")
-        if self.training not in ("gtf", "sparse_tf"):
-            raise ValueError(f"training must be 'gtf' or 'sparse_tf'; got {self.training!r}.")
-        if self.tf_interval != "auto":
-            pos_int("tf_interval")
-        if self.gtf_alpha != "adaptive":
-            if not isinstance(self.gtf_alpha, numbers.Real) or not 0 <= self.gtf_alpha <= 1:
-                raise ValueError(f"gtf_alpha must be 'adaptive' or a number in [0, 1]; got {self.gtf_alpha!r}.")
-        for name in ("n_latents",):
-            pos_int(name, allow_none=True)
-        for name in ("n_hidden", "gtf_update_interval", "sequence_length", "batch_size",
-                     "batches_per_epoch", "max_iter", "max_cycle_order"):
-            pos_int(name)
-        nonneg("gtf_alpha_decay", 1)
-        nonneg("mar_fraction", 1)
-        for name in ("mar_weight", "l2_weight", "latent_noise"):
-            nonneg(name)
-        for name in ("learning_rate", "final_learning_rate"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not v > 0:
-                raise ValueError(f"{name} must be a positive number; got {v!r}.")
-        if self.grad_clip is not None:
-            nonneg("grad_clip")
+    def _check_param_combinations(self):
+        for name in ("gtf_alpha", "tf_interval"):
+            if isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a number or a string option, not a bool; got {getattr(self, name)!r}.")
+        if self.final_learning_rate is not None and self.final_learning_rate > self.learning_rate:
+            raise ValueError(f"final_learning_rate={self.final_learning_rate} must not exceed "
+                             f"learning_rate={self.learning_rate}.")
 
     @staticmethod
     def _reject_complex(X, name, is_X=True):
@@ -420,9 +456,12 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
             return "seq2one", arr.reshape(n_trials, -1), y1d
         raise ValueError(f"y must be 1-D, 2-D or 3-D (or a list of trials); got shape {arr.shape}.")
 
-    # ------------------------------------------------------------------ fit
+    # ------------------------------------------------------------------ fit lifecycle hooks
     def fit(self, X, y=None, *, u=None):
         """Fit the PLRNN.
+
+        Training runs until the monitored loss stops improving (see ``learning_rate_schedule``), at
+        most ``max_iter`` epochs, from ``n_init`` initialisations; the best restart is kept.
 
         Parameters
         ----------
@@ -438,14 +477,24 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         self : PLRNNRegressor
+
+        Raises
+        ------
+        sklearn_lrnn.exceptions.TrainingDiverged
+            When no restart produced a model with a finite loss that generates finite data.
         """
-        self._check_params()
+        return super().fit(X, y, u=u)
+
+    def partial_fit(self, X, y=None, *, u=None):
+        """Continue training for one epoch at ``learning_rate`` (initialising on the first call)."""
+        return super().partial_fit(X, y, u=u)
+
+    def _prepare_fit(self, X, y, u, *, reuse):
         self._reject_complex(X, "X")
-        gen_cpu = torch_generator(self.random_state, "cpu")
-        device = resolve_device(self.device)
-        seqs = check_sequences(X, min_length=1, estimator_name=type(self).__name__)
+        seqs = check_sequences(X, min_length=1, estimator_name=type(self).__name__,
+                               n_features=self.n_features_in_ if reuse else None)
         supervised = y is not None
-        tau = None
+        tau, useq = None, None
         if supervised:
             if u is not None:
                 raise ValueError("u is only used for reconstruction (y=None); in supervised fits X are the inputs.")
@@ -454,7 +503,7 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
             M = self.n_latents or 16
             readout = "affine" if self.readout == "auto" else self.readout
         else:
-            mode, y1d = "reconstruction", False
+            mode, y1d, targets = "reconstruction", False, None
             if self.training == "sparse_tf":
                 tau = (estimate_tf_interval(seqs.trials, max_interval=self.sequence_length)
                        if self.tf_interval == "auto" else int(self.tf_interval))
@@ -471,7 +520,6 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
                     + (" or lower tf_interval." if tau else ".")
                 )
             n_obs = seqs.n_features
-            useq = None
             if u is not None:
                 self._reject_complex(u, "u")
                 useq = check_matching_inputs(u, seqs)
@@ -486,15 +534,29 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         n_mar = int(round(self.mar_fraction * M)) if self.mar_weight > 0 else 0
         config = dict(n_latents=M, n_obs=n_obs, architecture=self.architecture, n_hidden=self.n_hidden,
                       n_inputs=n_inputs, readout=readout, n_mar=n_mar, init=self.init)
-        module = PLRNN(**config, generator=gen_cpu).to(device)
-        gen = torch_generator(int(torch.randint(2**31 - 1, (1,), generator=gen_cpu)), device)
-        dt = torch.float32
+        if reuse and (config != self._config or mode != self.mode_):
+            raise ValueError("warm_start / partial_fit need data of the same kind and parameters that keep the "
+                             f"model's shape; the fitted model is {self._config} ({self.mode_}), the new fit "
+                             f"would be {config} ({mode}).")
+        return dict(seqs=seqs, useq=useq, mode=mode, targets=targets, y1d=y1d, tau=tau, config=config)
 
-        alpha = None
+    def _build_problem(self, data, generator, device, *, reuse):
+        seqs, useq, mode, targets, tau = (data[k] for k in ("seqs", "useq", "mode", "targets", "tau"))
+        config = data["config"]
+        M, n_obs, n_inputs = config["n_latents"], config["n_obs"], config["n_inputs"]
+        module = PLRNN(**config, generator=generator).to(device)
+        if reuse:
+            module.load_state_dict({k: torch.as_tensor(v) for k, v in self._state.items()})
+        gen = torch_generator(int(torch.randint(2**31 - 1, (1,), generator=generator)), device)
+        # a fixed set of batches for the stopping rule: a stationary, deterministic monitored loss
+        monitor_gen = torch_generator(int(torch.randint(2**31 - 1, (1,), generator=generator)), device)
+        dt = torch.float32
+        alpha, fixed_alpha, after_step = None, None, None
         if mode == "reconstruction":
             feats = seqs.trials if useq is None else [np.hstack([x, s]) for x, s in zip(seqs.trials, useq.trials)]
             L = int(min(self.sequence_length, seqs.lengths.min() - 1))
             sample_batch = _window_sampler(feats, L + 1, self.batch_size, gen, device, dt)
+            monitor_batch = _window_sampler(feats, L + 1, 4 * self.batch_size, monitor_gen, device, dt)()
             if self.training == "gtf":
                 alpha = AdaptiveAlpha(1.0, self.gtf_alpha_decay, self.gtf_update_interval) \
                     if self.gtf_alpha == "adaptive" else None
@@ -504,31 +566,43 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
                 forced = tuple((t + 1) % tau == 0 for t in range(L))
             cache = {}
 
-            def loss_fn(batch):
+            def forecast_loss(batch, a):
                 x = batch[..., :n_obs]
                 s = batch[1:, :, n_obs:] if n_inputs else None
-                a = 1.0 if self.training == "sparse_tf" else (alpha.alpha if alpha is not None else fixed_alpha)
                 keep, P = module.forcing(x[1:], a)
                 Y = rollout(module, module.infer_state(x[0]), module.base(s, shape=(L, x.shape[1])), P, keep, forced)
                 cache["Y"] = Y
-                loss = (module.observe(Y) - x[1:]).square().mean()
-                return loss + module.regularization(self.l2_weight, self.mar_weight)
+                return (module.observe(Y) - x[1:]).square().mean()
 
-            def after_step(step):
-                if alpha is not None and step % alpha.interval == 0:
+            def current_alpha():
+                return 1.0 if self.training == "sparse_tf" else (alpha.alpha if alpha is not None else fixed_alpha)
+
+            def loss_fn(batch):
+                return forecast_loss(batch, current_alpha()) + module.regularization(self.l2_weight, self.mar_weight)
+
+            # the adaptive alpha changes the training loss over time, so the stopping rule watches the
+            # forecast error under a fixed, weak forcing instead
+            ref_alpha = (_MONITOR_ALPHA if alpha is not None else fixed_alpha) if self.training == "gtf" else 1.0
+
+            def monitor_fn():
+                with torch.no_grad():
+                    return float(forecast_loss(monitor_batch, ref_alpha))
+
+            def update_alpha(step):
+                if step % alpha.interval == 0:
                     alpha.update(gtf_alpha_star(module, cache["Y"].detach()))
+
+            after_step = update_alpha if alpha is not None else None
         elif mode == "seq2seq":
             feats = [np.hstack([s, t]) for s, t in zip(seqs.trials, targets)]
             L = int(min(self.sequence_length, seqs.lengths.min()))
             sample_batch = _window_sampler(feats, L, self.batch_size, gen, device, dt)
+            monitor_batch = _window_sampler(feats, L, 4 * self.batch_size, monitor_gen, device, dt)()
 
-            def loss_fn(batch):
+            def fit_error(batch):
                 s, yt = batch[..., :n_inputs], batch[..., n_inputs:]
                 Y = rollout(module, module.z0.expand(s.shape[1], M), module.base(s))
-                return (module.observe(Y) - yt).square().mean() + module.regularization(
-                    self.l2_weight, self.mar_weight)
-
-            after_step = None
+                return (module.observe(Y) - yt).square().mean()
         else:  # seq2one: whole trials, read out after each trial's last step
             padded, _ = seqs.padded(np.float32)
             S_all = torch.as_tensor(padded, device=device)
@@ -536,57 +610,79 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
             last_all = torch.as_tensor(seqs.lengths - 1, device=device)
             n_tr = len(seqs)
 
-            def sample_batch():
-                idx = torch.randint(n_tr, (self.batch_size,), generator=gen, device=device)
+            def draw(g, n):
+                idx = torch.randint(n_tr, (n,), generator=g, device=device)
                 return S_all[idx].transpose(0, 1), Y_all[idx], last_all[idx]
 
-            def loss_fn(batch):
+            def sample_batch():
+                return draw(gen, self.batch_size)
+
+            monitor_batch = draw(monitor_gen, 4 * self.batch_size)
+
+            def fit_error(batch):
                 s, yt, last = batch
                 Bn = s.shape[1]
                 Y = rollout(module, module.z0.expand(Bn, M), module.base(s))
                 zT = Y[last, torch.arange(Bn, device=device)]
-                return (module.observe(zT) - yt).square().mean() + module.regularization(
-                    self.l2_weight, self.mar_weight)
+                return (module.observe(zT) - yt).square().mean()
 
-            after_step = None
+        if mode != "reconstruction":  # supervised: the regression error, monitored on fixed batches
+            def loss_fn(batch):
+                return fit_error(batch) + module.regularization(self.l2_weight, self.mar_weight)
 
-        reporter = ProgressReporter(self.verbose, self.max_iter, type(self).__name__)
-        try:
-            result = fit_module(
-                module, loss_fn, sample_batch, n_epochs=self.max_iter, batches_per_epoch=self.batches_per_epoch,
-                lr=self.learning_rate, final_lr=self.final_learning_rate, grad_clip=self.grad_clip,
-                after_step=after_step, on_epoch=reporter,
-            )
-        finally:
-            reporter.close()
+            def monitor_fn():
+                with torch.no_grad():
+                    return float(fit_error(monitor_batch))
 
-        # ---- everything below only assigns fitted attributes (nothing half-fitted on errors above)
-        state = to_numpy_state(module)
+        def extras():
+            hist = alpha.history if alpha is not None else (
+                [fixed_alpha] if mode == "reconstruction" and self.training == "gtf" else [])
+            return {"alpha_history": np.asarray(hist, dtype=float)}
+
+        return FitProblem(module, loss_fn, sample_batch, self.batches_per_epoch, monitor_fn=monitor_fn,
+                          selection_fn=monitor_fn, after_step=after_step, extras=extras)
+
+    def _generation_problem(self, module, data):
+        if data["mode"] != "reconstruction":
+            return None
+        seqs = data["seqs"]
+        horizon = int(min(self.sequence_length, seqs.lengths.min() - 1))
+        x0 = torch.as_tensor(seqs.trials[0][:1], dtype=torch.float32, device=next(module.parameters()).device)
+        if data["config"]["n_inputs"]:  # free generation needs inputs; the data's own are the natural ones
+            s = torch.as_tensor(data["useq"].trials[0][1:], dtype=torch.float32, device=x0.device)[:, None]
+            base = module.base(s)
+        else:
+            base = module.base(None, shape=(max(horizon, 1000), 1))
+        Y, _ = rollout_states(module, module.infer_state(x0), base.contiguous())
+        X = module.observe(Y).transpose(0, 1).cpu().double().numpy()
+        scale = float(max(np.abs(np.concatenate(seqs.trials, 0)).max(), 1e-12))
+        return _check_generated(X, horizon, scale)
+
+    def _export_fit(self, restart, data, *, reuse):
+        config, mode, seqs = data["config"], data["mode"], data["seqs"]
+        state = restart.state
         self._config = config
         self._state = state
-        self._module_cache = (device, module.eval().requires_grad_(False))
+        self._module_cache = None
         self.mode_ = mode
-        self._y1d = y1d
+        self._y1d = data["y1d"]
         self.n_features_in_ = seqs.n_features
-        self.n_outputs_ = n_obs
-        self.n_inputs_ = n_inputs
-        self.tf_interval_ = tau
-        self.alpha_history_ = np.asarray(alpha.history if alpha is not None else
-                                         ([fixed_alpha] if mode == "reconstruction" and self.training == "gtf"
-                                          else []), dtype=float)
-        self.loss_curve_ = np.asarray(result.loss_curve, dtype=float)
-        self.n_iter_ = result.n_iter
-        self.n_parameters_ = int(sum(p.numel() for p in module.parameters()))
-        self.device_ = str(device)
+        self.n_outputs_ = config["n_obs"]
+        self.n_inputs_ = config["n_inputs"]
+        self.tf_interval_ = data["tau"]
+        prev = list(self.alpha_history_) if reuse and hasattr(self, "alpha_history_") else []
+        self.alpha_history_ = np.asarray(prev + list(restart.extras["alpha_history"]), dtype=float)
+        self.n_parameters_ = int(sum(np.asarray(v).size for v in state.values()))
+        self.device_ = str(self._device())
         self._set_parameter_attributes(state, config)
+        module = self._module()
         with torch.no_grad():
             if mode == "reconstruction":
-                x0 = torch.as_tensor(seqs.trials[0][:1], dtype=dt, device=device)
+                dev = next(module.parameters()).device
+                x0 = torch.as_tensor(seqs.trials[0][:1], dtype=torch.float32, device=dev)
                 self.initial_state_ = module.infer_state(x0)[0].cpu().numpy().astype(np.float64)
             else:
                 self.initial_state_ = state["z0"].astype(np.float64)
-        self._analyse_dynamics()
-        return self
 
     def _set_parameter_attributes(self, state, config):
         f64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
@@ -604,26 +700,35 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         else:
             self.B_, self.b_ = np.eye(N, M), np.zeros(N)
 
+    def _dynamics_map(self):
+        from .dynamics import plrnn_map, shallow_plrnn_map
+
+        if self.architecture == "vanilla":
+            return plrnn_map(self.A_, self.W_, self.h_)
+        return shallow_plrnn_map(self.A_, self.W1_, self.W2_, self.h1_, self.h2_,
+                                 clipped=self.architecture == "clipped_shallow")
+
+    def _find_cycles(self, pmap, method):
+        from .dynamics import find_cycles
+
+        if self.max_cycle_order < 2:
+            return None
+        return {k: find_cycles(pmap, k, method="auto" if method == "exact" else "scyfi")
+                for k in range(2, self.max_cycle_order + 1)}
+
+    def _store_dynamics(self, fixed_points, cycles):
+        self.fixed_points_ = fixed_points
+        self.cycles_ = cycles
+
     def _analyse_dynamics(self):
-        self.fixed_points_ = None
-        self.cycles_ = None
-        if not (self.compute_fixed_points or self.compute_lyapunov):
-            return
-        try:
-            from . import dynamics
-        except ImportError:  # dynamics module not available (yet)
-            return
-        try:
-            if self.compute_fixed_points:
-                self.fixed_points_ = dynamics.fixed_points(self)
-                if self.max_cycle_order >= 2:
-                    self.cycles_ = {k: dynamics.cycles(self, k) for k in range(2, self.max_cycle_order + 1)}
-            if self.compute_lyapunov:
-                # start on the data (initial_state_), not at a random state that may lie off the attractor
-                self.lyapunov_exponent_ = float(dynamics.max_lyapunov_exponent(
-                    self, z0=self.initial_state_, n_steps=5000, burn_in=500))
-        except (ImportError, AttributeError, NotImplementedError, ValueError) as exc:
-            warnings.warn(f"dynamics analysis skipped: {exc}", RuntimeWarning, stacklevel=3)
+        super()._analyse_dynamics()
+        self.__dict__.pop("lyapunov_exponent_", None)
+        if self.compute_lyapunov:
+            from .dynamics import max_lyapunov_exponent
+
+            # start on the data (initial_state_), not at a random state that may lie off the attractor
+            self.lyapunov_exponent_ = float(max_lyapunov_exponent(
+                self._dynamics_map(), z0=self.initial_state_, n_steps=5000, burn_in=500))
 
     # ------------------------------------------------------------------ module on demand
     def __getstate__(self):
@@ -638,7 +743,7 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
             return torch.device("cpu")
 
     def _module(self):
-        check_is_fitted(self, "n_iter_")
+        check_is_fitted(self, "_state")
         dev = self._device()
         cache = getattr(self, "_module_cache", None)
         if cache is None or cache[0] != dev:
@@ -651,7 +756,7 @@ class PLRNNRegressor(RegressorMixin, BaseEstimator):
         return self._module_cache[1]
 
     def _validate_X(self, X, u=None):
-        check_is_fitted(self, "n_iter_")
+        check_is_fitted(self, "_state")
         self._reject_complex(X, "X")
         seqs = check_sequences(X, n_features=self.n_features_in_, estimator_name=type(self).__name__)
         useq = None

@@ -19,11 +19,22 @@ def shared_dir():
     return SHARED
 
 
-@pytest.fixture(scope="module")
-def eeg_script():
-    """``benchmarks/eeg_reproduction.py`` loaded as a module (its helpers are what the EEG tests check)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "eeg_reproduction.py"
-    spec = importlib.util.spec_from_file_location("eeg_reproduction", path)
+def _benchmark_script(name):
+    """``benchmarks/<name>.py`` loaded as a module."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="module")
+def eeg_script():
+    """``benchmarks/eeg_reproduction.py`` (its helpers are what the EEG tests check)."""
+    return _benchmark_script("eeg_reproduction")
+
+
+@pytest.fixture(scope="module")
+def defaults_script():
+    """``benchmarks/defaults.py``: the default-suite recovery tests are small rows of it."""
+    return _benchmark_script("defaults")

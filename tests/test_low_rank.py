@@ -121,8 +121,10 @@ def test_warm_start_and_partial_fit_continue(data):
 def test_early_stopping_keeps_best_and_stops(data):
     model = StochasticLowRankRNN(**{**FAST, "max_iter": 30, "early_stopping": True, "n_iter_no_change": 1,
                                     "tol": 1e3, "validation_fraction": 0.25}).fit(data.X)
-    assert model.converged_ and model.n_iter_ == 2
-    assert len(model.validation_loss_curve_) == 2
+    # plateau schedule: the rate drops twice (lr, lr/10, lr/100), the third plateau stops training
+    assert model.converged_ and model.n_iter_ == 4
+    assert len(model.validation_loss_curve_) == 4
+    np.testing.assert_allclose(model.learning_rate_curve_, [1e-3, 1e-3, 1e-4, 1e-5])
 
 
 @pytest.mark.parametrize("bad,match", [

@@ -36,8 +36,8 @@ def teacher():
 
 
 def _low_rank(X, rank, **kw):
-    return StochasticLowRankRNN(rank=rank, n_units=10, max_iter=2, n_particles=4, device="cpu", random_state=0,
-                                **kw).fit(X)
+    kw = {"random_state": 0, **kw}
+    return StochasticLowRankRNN(rank=rank, n_units=10, max_iter=2, n_particles=4, device="cpu", **kw).fit(X)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def low_rank(teacher):
 
 @pytest.fixture(scope="module")
 def low_rank3(teacher):
-    return _low_rank(teacher.X, 3)
+    return _low_rank(teacher.X, 3, random_state=11)  # a seed whose 2-epoch fit has stable and saddle points
 
 
 @pytest.fixture(scope="module")

@@ -260,7 +260,7 @@ def test_bad_input_messages():
         PLRNNRegressor(architecture="deep").fit(X)
     with pytest.raises(ValueError, match="gtf_alpha"):
         PLRNNRegressor(gtf_alpha=2.0).fit(X)
-    with pytest.raises(ValueError, match="init must be one of"):
+    with pytest.raises(ValueError, match="init.*positive_definite"):
         PLRNNRegressor(init="zeros").fit(X)
     assert not hasattr(m, "n_iter_")  # nothing half-fitted
     m.fit(X)

@@ -81,6 +81,7 @@ class _State:  # this process's attempt; tests swap in a fresh one
     seconds: float | None = None  # build time when built here, else load time
     built_here: bool = False
     warned: bool = False
+    ahead: bool = False  # build() runs: the build is the point, no advice to build ahead
 
 
 _state = _State()
@@ -240,7 +241,7 @@ def _import(directory: Path):
 
 @contextlib.contextmanager
 def _exclusive(path: Path, on_wait):
-    """Hold an OS lock on ``path`` (the kernel released it if the holder dies); ``on_wait()`` runs if it is taken."""
+    """Hold an OS lock on ``path`` (released by the OS if the holder dies); ``on_wait()`` runs if it is taken."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
@@ -276,8 +277,8 @@ def _compile(directory: Path, compiler: str):
 
     if not cpp_extension.is_ninja_available():
         raise _Unavailable("ninja not found (torch builds extensions with it: `pip install ninja`)")
-    _say(f"building the fused SMC kernels, one time, about a minute (more on busy cores), into {directory}. "
-         "`python -m sklearn_lrnn.build_kernels` after installing builds them ahead.")
+    _say(f"building the fused SMC kernels, one time, about a minute (more on busy cores), into {directory}."
+         + ("" if _state.ahead else " `python -m sklearn_lrnn.build_kernels` after installing builds them ahead."))
     src = directory / "src"
     src.mkdir(parents=True, exist_ok=True)
     for f in CSRC.iterdir():
@@ -398,7 +399,7 @@ def build(force: bool = False) -> KernelStatus:
         and ignores ``SKLEARN_LRNN_NO_FUSED``, which only decides what fits use.
     """
     failed = (_locate()[0] / _FAILED).exists()
-    _state.warned = True  # the caller reports the returned status itself
+    _state.warned = _state.ahead = True  # the caller reports the returned status itself
     _ensure(force=force or failed)
     return status()
 
