@@ -8,6 +8,7 @@ KERNELS := $(VENV)/.kernels-built
 .PHONY: venv kernels demo test test-slow bench docs clean
 
 $(STAMP): pyproject.toml
+	@echo "make: creating $(VENV) and installing the dependencies (about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch pinned first: the CPU wheel of this version is on these machines (an unpinned torch pulls CUDA).

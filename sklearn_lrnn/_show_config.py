@@ -21,7 +21,8 @@ def _version(dist: str) -> str:
 
 def _device_lines(torch) -> list[str]:
     if not torch.cuda.is_available():
-        return [f"CUDA not available (torch built {'with CUDA ' + torch.version.cuda if torch.version.cuda else 'for CPU only'})"]
+        built = f"with CUDA {torch.version.cuda}" if torch.version.cuda else "for CPU only"
+        return [f"CUDA not available (torch built {built})"]
     names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
     # the C++ kernels are CPU code: say so, since a fit on CUDA runs at torch's per-step speed
     return [f"CUDA {torch.version.cuda}: {names}",
@@ -51,7 +52,8 @@ def show_config(file=None) -> None:
             ("python", f"{platform.python_version()} ({sys.executable})"),
             ("platform", platform.platform())]
     rows += [(name, _version(name)) for name in _DEPENDENCIES]
-    threads = f"torch {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op; {os.cpu_count()} CPUs"
+    threads = (f"torch {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op; "
+               f"{os.cpu_count()} CPUs")
     rows += [("threads", threads + "".join(f"; {v}={os.environ[v]}" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
                                            if v in os.environ))]
     rows += [("device", line) for line in _device_lines(torch)]

@@ -132,7 +132,8 @@ def test_failed_build_announced_recorded_and_retried(fresh, compiler, monkeypatc
     monkeypatch.setattr(cpp_extension, "load", must_not_build)
     monkeypatch.setattr(kernels, "_state", kernels._State())
     assert kernels.status().state == "fallback"
-    with pytest.warns(kernels.KernelFallbackWarning, match="an earlier build failed"):
+    earlier = "build failed in an earlier run: fused_step.cpp:3:1: error: boom"
+    with pytest.warns(kernels.KernelFallbackWarning, match=earlier):
         assert kernels.extension() is None
 
     # ... and the ahead-of-time build retries it

@@ -266,9 +266,10 @@ def _say(message: str):
 
 
 def _summary(exc: Exception) -> str:
+    """The line of a failed build that says why: the compiler's first error, else the first line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     first_error = next((line for line in lines if "error" in line.lower() and "Error building" not in line), None)
-    return f"build failed: {(first_error or (lines[0] if lines else type(exc).__name__))[:300]}"
+    return (first_error or (lines[0] if lines else type(exc).__name__))[:300]
 
 
 def _compile(directory: Path, compiler: str):
@@ -289,14 +290,15 @@ def _compile(directory: Path, compiler: str):
     cap, cflags, ldflags = _flags()
     t0 = time.perf_counter()
     try:
-        module = cpp_extension.load(name=directory.name, sources=[str(src / s) for s in _SOURCES], extra_include_paths=[str(src)],
-                           extra_cflags=cflags, extra_ldflags=ldflags, build_directory=str(directory),
-                           verbose=os.environ.get("SKLEARN_LRNN_FUSED_VERBOSE", "") not in ("", "0"))
+        module = cpp_extension.load(name=directory.name, sources=[str(src / s) for s in _SOURCES],
+                                    extra_include_paths=[str(src)], extra_cflags=cflags, extra_ldflags=ldflags,
+                                    build_directory=str(directory),
+                                    verbose=os.environ.get("SKLEARN_LRNN_FUSED_VERBOSE", "") not in ("", "0"))
     except Exception as exc:
-        reason = _summary(exc)
+        why = _summary(exc)
         (directory / _LOG).write_text(f"{type(exc).__name__}: {exc}\n")
-        (directory / _FAILED).write_text(reason)
-        raise _Unavailable(f"{reason} (full log: {directory / _LOG})") from exc
+        (directory / _FAILED).write_text(why)
+        raise _Unavailable(f"build failed: {why} (full log: {directory / _LOG})") from exc
     seconds = time.perf_counter() - t0
     (directory / _BUILT).write_text(json.dumps({"seconds": round(seconds, 1), "torch": torch.__version__,
                                                 "compiler": compiler, "date": time.strftime("%Y-%m-%d %H:%M:%S")}))
@@ -304,7 +306,7 @@ def _compile(directory: Path, compiler: str):
 
 
 def _failed_before(directory: Path) -> str:
-    return (f"an earlier build failed, {(directory / _FAILED).read_text().strip()} (log: {directory / _LOG}); "
+    return (f"build failed in an earlier run: {(directory / _FAILED).read_text().strip()} (log: {directory / _LOG}); "
             "`python -m sklearn_lrnn.build_kernels` retries")
 
 
@@ -325,8 +327,8 @@ def _ensure(force: bool = False):
             elif compiler is None:
                 raise _Unavailable(why)
             else:
-                wait = lambda: _say(f"waiting for another process that is building the kernels (one time, about a minute) into "
-                                     f"{directory}")
+                wait = lambda: _say("waiting for another process that is building the kernels (one time, about a "
+                                    f"minute) into {directory}")
                 with _exclusive(directory.parent / f"{directory.name}.lock", wait):
                     if force:
                         shutil.rmtree(directory, ignore_errors=True)
