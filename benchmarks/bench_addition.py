@@ -37,7 +37,8 @@ def run(T, mar_weight, max_iter, seed, batch_size, final_lr=1e-5, init="positive
     X_test, y_test = make_addition_problem(n_test, T, marker_positions=markers, random_state=seed + 1000)
     model = PLRNNRegressor(architecture="vanilla", n_latents=40, mar_fraction=0.5, mar_weight=mar_weight,
                            init=init, batch_size=batch_size, batches_per_epoch=50, max_iter=max_iter, learning_rate=5e-3,
-                           final_learning_rate=final_lr, random_state=seed, compute_fixed_points=False)
+                           learning_rate_schedule="exponential", final_learning_rate=final_lr, random_state=seed,
+                           compute_fixed_points=False)
     t0 = time.perf_counter()
     model.fit(X, y)
     fit_s = time.perf_counter() - t0

@@ -47,7 +47,8 @@ def main():
     _, X_test = make_lorenz63(100_000, random_state=1, return_clean=True)
     alpha = args.gtf_alpha if args.gtf_alpha == "adaptive" else float(args.gtf_alpha)
     model = PLRNNRegressor(n_latents=3, n_hidden=100, gtf_alpha=alpha, gtf_alpha_decay=0.99, batch_size=args.batch_size,
-                           learning_rate=3e-3, final_learning_rate=1e-5, max_iter=args.max_iter,
+                           learning_rate=3e-3,
+                           learning_rate_schedule="exponential", final_learning_rate=1e-5, max_iter=args.max_iter,
                            random_state=args.seed, compute_lyapunov=True)
     t0 = time.perf_counter()
     model.fit(X_train)

@@ -110,7 +110,8 @@ def fit_lrnn(X, seed, epochs, lr, final_lr, verbose):
     model = StochasticLowRankRNN(
         rank=3, n_units=512, activation="clipped_relu", n_particles=10, proposal="optimal",
         transition_noise="full", batch_size=10, window_length=50, batches_per_epoch=50, max_iter=epochs,
-        learning_rate=lr, final_learning_rate=final_lr, compute_fixed_points=False, random_state=seed,
+        learning_rate=lr, learning_rate_schedule="exponential", final_learning_rate=final_lr,
+        compute_fixed_points=False, random_state=seed,
         verbose=verbose,
     )
     t0 = time.perf_counter()
@@ -182,7 +183,8 @@ def fit_plrnn(X, seed, epochs, lr, final_lr, verbose):
     model = PLRNNRegressor(
         architecture="clipped_shallow", n_latents=16, n_hidden=512, readout="affine", training="gtf",
         gtf_alpha="adaptive", sequence_length=50, batch_size=16, batches_per_epoch=50, max_iter=epochs,
-        learning_rate=lr, final_learning_rate=final_lr, compute_fixed_points=False, random_state=seed,
+        learning_rate=lr, learning_rate_schedule="exponential", final_learning_rate=final_lr,
+        compute_fixed_points=False, random_state=seed,
         verbose=verbose,
     )
     t0 = time.perf_counter()

@@ -17,12 +17,12 @@ def main():
     data = make_low_rank_teacher(n_trials=100, n_timesteps=75, random_state=0)
     print(f"Teacher: rank-2 ReLU RNN of {data.X.shape[-1]} units with a limit cycle; "
           f"data {data.X.shape} (trials, time steps, channels).")
-    model = StochasticLowRankRNN(rank=2, observation="gaussian_currents", n_particles=16, batch_size=16,
-                                 max_iter=200, learning_rate=1e-2, final_learning_rate=1e-3, random_state=0,
-                                 verbose=1)
+    # default training settings: the learning rate drops on plateaus and the fit stops by itself
+    model = StochasticLowRankRNN(rank=2, observation="gaussian_currents", random_state=0, verbose=1)
     t0 = time.perf_counter()
     model.fit(data.X)
-    print(f"Fitted in {time.perf_counter() - t0:.0f} s ({model.n_iter_} epochs, {model.n_parameters_} parameters).")
+    print(f"Fitted in {time.perf_counter() - t0:.0f} s ({model.n_iter_} epochs, converged: {model.converged_}, "
+          f"{model.n_parameters_} parameters).")
 
     m, S = model.left_vectors_, model.noise_cov_
     noise = np.sqrt(np.linalg.eigvalsh(m @ S @ m.T)[-2:]).mean()

@@ -136,7 +136,8 @@ axes[1].legend(fontsize="small")
 # flow far out points inwards, so they settle on a limit cycle between the two: the oscillation.
 data = make_low_rank_teacher(n_trials=100, n_timesteps=75, random_state=0)
 model = StochasticLowRankRNN(rank=2, observation="gaussian_currents", n_particles=16, batch_size=16,
-                             max_iter=50, learning_rate=1e-2, final_learning_rate=1e-3, random_state=0).fit(data.X)
+                             max_iter=50, learning_rate=1e-2, learning_rate_schedule="exponential",
+                             final_learning_rate=1e-3, random_state=0).fit(data.X)
 print("fitted:", model.fixed_points_.round(3).tolist(), list(model.fixed_point_stability_),
       "|eigenvalues|:", np.abs(model.fixed_point_eigvals_).round(3).tolist())
 again = fixed_points(model)

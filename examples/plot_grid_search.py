@@ -34,8 +34,9 @@ from sklearn_lrnn.datasets import make_low_rank_teacher
 
 data = make_low_rank_teacher(n_trials=60, n_timesteps=40, n_units=10, random_state=1)
 print("X:", data.X.shape)
-small = dict(n_particles=8, batch_size=10, max_iter=25, learning_rate=1e-2, final_learning_rate=1e-3,
-             random_state=0, compute_fixed_points=False)
+# a short fixed schedule keeps the gallery fast; the defaults train until a stopping rule is met
+small = dict(n_particles=8, batch_size=10, max_iter=25, learning_rate=1e-2, learning_rate_schedule="exponential",
+             final_learning_rate=1e-3, random_state=0, compute_fixed_points=False)
 
 # %%
 # Grid search over rank and noise type

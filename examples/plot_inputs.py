@@ -44,7 +44,7 @@ print("X:", ring.X.shape, " u:", ring.u.shape, " targets (deg):", np.unique(angl
 # scikit-learn's metadata routing (see the user guide).
 model = StochasticLowRankRNN(
     rank=2, observation="gaussian_currents", n_particles=16, batch_size=16, max_iter=150,
-    learning_rate=1e-2, final_learning_rate=1e-3, random_state=0,
+    learning_rate=1e-2, learning_rate_schedule="exponential", final_learning_rate=1e-3, random_state=0,
 )
 model.fit(ring.X, u=ring.u)
 m, S = model.left_vectors_, model.noise_cov_

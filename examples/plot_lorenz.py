@@ -50,7 +50,8 @@ print("train:", X_train.shape, " test:", X_test.shape)
 # fixes the teacher-forcing strength: at each step the latent state is pulled 10 % of the way towards
 # the data, which keeps gradients of the chaotic dynamics from exploding.
 model = PLRNNRegressor(n_hidden=50, sequence_length=30, batch_size=64, batches_per_epoch=50, max_iter=100,
-                       gtf_alpha=0.1, learning_rate=3e-3, final_learning_rate=1e-4, random_state=0)
+                       gtf_alpha=0.1, learning_rate=3e-3, learning_rate_schedule="exponential",
+                       final_learning_rate=1e-4, random_state=0)
 model.fit(X_train)
 print(f"one-step forecast R^2 on the test trajectory: {model.score(X_test):.4f}")
 plot_loss_curve(model)

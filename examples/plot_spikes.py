@@ -46,7 +46,8 @@ print("counts:", X.shape, " mean count per bin:", X.mean().round(3), " max:", in
 # is, learned together with the model.
 model = StochasticLowRankRNN(
     rank=2, observation="poisson_currents", transition_noise="diag", n_particles=8, batch_size=16, max_iter=100,
-    learning_rate=1e-2, final_learning_rate=1e-3, encoder_channels=(32, 32), random_state=0,
+    learning_rate=1e-2, learning_rate_schedule="exponential", final_learning_rate=1e-3, encoder_channels=(32, 32),
+    random_state=0,
 )
 model.fit(X)
 print("fixed points of the fitted dynamics:", list(model.fixed_point_stability_))

@@ -52,7 +52,7 @@ def ring():
 def _fit_student(teacher, max_iter):
     return StochasticLowRankRNN(
         rank=2, observation="gaussian_currents", n_particles=16, batch_size=16, max_iter=max_iter, learning_rate=1e-2,
-        final_learning_rate=1e-3, random_state=0,
+        learning_rate_schedule="exponential", final_learning_rate=1e-3, random_state=0,
     ).fit(teacher.X, u=teacher.u)
 
 

@@ -237,3 +237,18 @@ def test_defaults_find_both_stable_states(defaults_script):
     assert res["n_stable_fit"] == res["n_stable_true"] == 2, res
     assert res["fp_distance_max"] <= 0.25 * res["fp_scale"], res
     assert math.isfinite(res["fit_seconds"])
+
+
+def test_grid_search_over_rank_with_defaults_selects_the_teachers_rank():
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    data = make_low_rank_teacher(n_trials=40, n_timesteps=50, random_state=1)
+    search = GridSearchCV(StochasticLowRankRNN(random_state=0, compute_fixed_points=False), {"rank": [1, 2, 3]},
+                          cv=KFold(2, shuffle=True, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        search.fit(data.X)
+    scores = search.cv_results_["mean_test_score"]
+    # rank 2 wins, or rank 3 ties it within the fold spread (it can only add a dimension of noise)
+    assert scores[1] > scores[0] and search.best_params_["rank"] in (2, 3), scores
+    assert scores[2] - scores[1] < 2 * search.cv_results_["std_test_score"][1] + 1e-3, scores

@@ -12,7 +12,8 @@ from sklearn_lrnn import StochasticLowRankRNN
 from sklearn_lrnn.datasets import make_low_rank_teacher
 from sklearn_lrnn.preprocessing import PerTimeBin
 
-SMALL = dict(n_particles=8, batch_size=10, max_iter=25, learning_rate=1e-2, final_learning_rate=1e-3,
+SMALL = dict(n_particles=8, batch_size=10, max_iter=25, learning_rate=1e-2,
+             learning_rate_schedule="exponential", final_learning_rate=1e-3,
              random_state=0, compute_fixed_points=False)
 
 

@@ -227,7 +227,8 @@ def test_supervised_sequence_to_sequence():
     X = rng.uniform(-1, 1, (64, 40, 1))
     y = np.cumsum(X, axis=1) / 10
     m = PLRNNRegressor(architecture="vanilla", n_latents=8, sequence_length=40, batch_size=16, mar_weight=1.0,
-                       batches_per_epoch=25, max_iter=8, learning_rate=5e-3, final_learning_rate=1e-4,
+                       batches_per_epoch=25, max_iter=8, learning_rate=5e-3,
+                       learning_rate_schedule="exponential", final_learning_rate=1e-4,
                        random_state=0, compute_fixed_points=False).fit(X, y)
     assert m.mode_ == "seq2seq" and m.predict(X).shape == y.shape
     assert m.score(X, y) > 0.7
@@ -279,7 +280,8 @@ def test_lorenz_reconstruction_small():
     X_train = make_lorenz63(20_000, noise=0.05, random_state=0)
     _, X_test = make_lorenz63(5000, random_state=1, return_clean=True)
     m = PLRNNRegressor(n_hidden=50, sequence_length=30, batch_size=64, batches_per_epoch=50, max_iter=10,
-                       gtf_alpha=0.2, learning_rate=3e-3, final_learning_rate=1e-4, random_state=0,
+                       gtf_alpha=0.2, learning_rate=3e-3,
+                       learning_rate_schedule="exponential", final_learning_rate=1e-4, random_state=0,
                        compute_fixed_points=False).fit(X_train)
     assert m.score(X_test) > 0.98  # one-step forecasts of clean data
     pe = metrics.prediction_error(m, X_test, n_steps=20)
@@ -296,7 +298,8 @@ def test_lorenz_reconstruction_full():
     metrics = pytest.importorskip("sklearn_lrnn.metrics")
     X_train = make_lorenz63(100_000, noise=0.05, random_state=0)
     _, X_test = make_lorenz63(100_000, random_state=1, return_clean=True)
-    m = PLRNNRegressor(n_latents=3, n_hidden=100, gtf_alpha=0.2, learning_rate=3e-3, final_learning_rate=1e-5,
+    m = PLRNNRegressor(n_latents=3, n_hidden=100, gtf_alpha=0.2, learning_rate=3e-3,
+                       learning_rate_schedule="exponential", final_learning_rate=1e-5,
                        max_iter=1000, random_state=0, compute_lyapunov=True).fit(X_train)
     X_gen, _ = m.sample(100_000, x0=X_test[0])
     assert metrics.state_space_divergence(X_test, X_gen, method="bins", n_bins=30) <= 0.25
@@ -344,7 +347,8 @@ def test_two_cycle_of_fitted_model_matches_simulation_and_data():
     period2 = np.array([[1.0, 0.5], [-0.5, -1.0]])
     X = np.tile(period2, (500, 1)) + 0.01 * rng.standard_normal((1000, 2))
     m = PLRNNRegressor(architecture="vanilla", sequence_length=20, batches_per_epoch=50, max_iter=20,
-                       learning_rate=3e-2, final_learning_rate=1e-3, random_state=0).fit(X)
+                       learning_rate=3e-2,
+                       learning_rate_schedule="exponential", final_learning_rate=1e-3, random_state=0).fit(X)
     cyc = m.cycles_[2]
     assert len(cyc) >= 1
     for orbit, stab in zip(cyc.orbits, cyc.stability):
@@ -366,7 +370,8 @@ def test_addition_short_with_mar():
     X, y = make_addition_problem(2000, 30, random_state=0)
     X_test, y_test = make_addition_problem(500, 30, random_state=1)
     m = PLRNNRegressor(architecture="vanilla", n_latents=20, mar_weight=5.0, batch_size=64, batches_per_epoch=50,
-                       max_iter=20, learning_rate=1e-2, final_learning_rate=1e-4, random_state=0,
+                       max_iter=20, learning_rate=1e-2,
+                       learning_rate_schedule="exponential", final_learning_rate=1e-4, random_state=0,
                        compute_fixed_points=False).fit(X, y)
     assert m.mode_ == "seq2one" and m.predict(X_test).shape == (500,)
     mse = np.mean((m.predict(X_test) - y_test) ** 2)
@@ -385,7 +390,8 @@ def test_addition_T200_mar_beats_no_mar():
     acc, mse = {}, {}
     for mar_weight in (5.0, 0.0):
         m = PLRNNRegressor(architecture="vanilla", n_latents=40, mar_weight=mar_weight, init="random", batch_size=128,
-                           batches_per_epoch=50, max_iter=250, learning_rate=5e-3, final_learning_rate=1e-5,
+                           batches_per_epoch=50, max_iter=250, learning_rate=5e-3,
+                           learning_rate_schedule="exponential", final_learning_rate=1e-5,
                            random_state=0, compute_fixed_points=False).fit(X, y)
         err = m.predict(X_test) - y_test
         acc[mar_weight], mse[mar_weight] = np.mean(np.abs(err) < 0.04), np.mean(err**2)

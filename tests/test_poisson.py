@@ -24,7 +24,8 @@ def spikes():
 def student(spikes):
     return StochasticLowRankRNN(
         rank=2, observation="poisson_currents", n_particles=8, batch_size=16, max_iter=60, learning_rate=2e-2,
-        final_learning_rate=1e-3, transition_noise="diag", encoder_channels=(32, 32), random_state=0,
+        learning_rate_schedule="exponential", final_learning_rate=1e-3, transition_noise="diag",
+        encoder_channels=(32, 32), random_state=0,
     ).fit(spikes.X)
 
 

@@ -24,7 +24,7 @@ def student_and_teacher():
     data = make_low_rank_teacher(n_trials=100, n_timesteps=75, random_state=0)
     student = StochasticLowRankRNN(
         rank=2, observation="gaussian_currents", n_particles=16, batch_size=16, max_iter=200,
-        learning_rate=1e-2, final_learning_rate=1e-3, random_state=0,
+        learning_rate=1e-2, learning_rate_schedule="exponential", final_learning_rate=1e-3, random_state=0,
     ).fit(data.X)
     return student, data
 

@@ -65,6 +65,9 @@ class LearningRateSchedule:
     tol: float = 1e-4
     factor: float = 0.1
     relative: bool = False  # improvements measured relative to the best loss (for positive losses)
+    # the training loss is watched as the mean of its last ``window`` epochs: a stochastic (SMC) loss
+    # sets new records by chance long after it stopped drifting, and hides a slow drift in its noise
+    window: int = 5
 
     def __post_init__(self):
         if self.kind not in SCHEDULES:
@@ -230,7 +233,8 @@ def fit_module(
         elif monitor_fn is not None and n_ok:
             monitored = float(monitor_fn())
         else:
-            monitored = train_loss
+            recent = [v for v in result.loss_curve[-schedule.window:] if math.isfinite(v)]
+            monitored = sum(recent) / len(recent) if recent else float("nan")
         result.monitor_curve.append(monitored)
         margin = schedule.tol * (abs(result.best_loss) if schedule.relative and math.isfinite(result.best_loss)
                                  else 1.0)
