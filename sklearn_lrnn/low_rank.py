@@ -22,6 +22,7 @@ from ._engine.encoder import PADDINGS, ConvEncoder
 from ._engine.observations import (
     LINEAR_GAUSSIAN, LINKS, OBSERVATION_NAMES, POISSON_ALL, UNIT_READOUTS, build_observation, inverse_link,
 )
+from ._engine.kalman import kalman_filter
 from ._engine.smc import PROPOSALS, RESAMPLING, StateSpaceModel, run_smc, simulate
 from ._engine.smoothing import SMOOTHERS, smooth
 from ._validation import Sequences, check_matching_inputs, check_sequences, restore
@@ -50,8 +51,15 @@ class StochasticLowRankRNN(TransformerMixin, RecurrentEstimator):
         Latent dimension R (rank of the connectivity m n).
     n_units : int or None, default=None
         Number of network units N; None uses the number of observed channels.
-    activation : {"relu", "clipped_relu", "tanh"}, default="relu"
-        phi: relu max(0, x - h); clipped relu max(0, x + h) - max(0, x) (bounded); tanh(x - h).
+    activation : {"relu", "clipped_relu", "tanh", "linear"}, default="relu"
+        phi: relu max(0, x - h); clipped relu max(0, x + h) - max(0, x) (bounded); tanh(x - h);
+        linear x - h. "linear" is the baseline without nonlinearity: z_t = (a I + n m) z_{t-1} +
+        n (W_u u_t - h) + eps_t, a rank-R linear-Gaussian state-space model (it cannot have a limit
+        cycle, several attractors or chaos). With a linear-Gaussian readout ("gaussian",
+        "gaussian_currents") and ``proposal="auto"`` it is fitted and scored with its exact
+        log-likelihood (Kalman filter) instead of the SMC bound; its single fixed point (none where
+        I - a I - n m is singular) is ``fixed_points_``. See the user guide, "Does my data need
+        nonlinear dynamics?".
     observation : {"gaussian", "gaussian_currents", "gaussian_rates", "poisson", "poisson_currents", \
 "poisson_rates", "multimodal"}, default="gaussian"
         "gaussian": affine readout x = B z + b + noise. "gaussian_currents": one channel per unit,
@@ -70,10 +78,12 @@ class StochasticLowRankRNN(TransformerMixin, RecurrentEstimator):
         Poisson (count) columns; the rest are Gaussian.
     proposal : {"auto", "optimal", "encoder", "bootstrap"}, default="auto"
         SMC proposal. "auto" uses the optimal (exact) proposal for linear-Gaussian observations
-        ("gaussian", "gaussian_currents") and the encoder proposal otherwise. "encoder": a 1-D CNN over
-        the window gives N(mu^e_t, s^e_t^2), combined with the transition prior N(f(z_{t-1}), Sigma_z)
-        as a precision-weighted product (with the diagonal of Sigma_z; the importance weights use the
-        exact prior, so a full Sigma_z is fine). "bootstrap": the transition prior.
+        ("gaussian", "gaussian_currents") and the encoder proposal otherwise; with
+        ``activation="linear"`` and such a readout, the exact Kalman filter (no particles).
+        "encoder": a 1-D CNN over the window gives N(mu^e_t, s^e_t^2), combined with the transition
+        prior N(f(z_{t-1}), Sigma_z) as a precision-weighted product (with the diagonal of Sigma_z; the
+        importance weights use the exact prior, so a full Sigma_z is fine). "bootstrap": the
+        transition prior.
     encoder_kernels : sequence of int, default=(21, 11, 1)
         Kernel sizes of the encoder's convolutions (the last is the output layer). Layers are padded,
         so kernels longer than the training windows are allowed.
@@ -147,8 +157,8 @@ class StochasticLowRankRNN(TransformerMixin, RecurrentEstimator):
     eval_particles : int or None, default=None
         Particles used by transform / score / score_samples (None: ``max(n_particles, 32)``).
     compute_fixed_points : bool, default=True
-        Find all fixed points of the fitted dynamics at the end of ``fit`` (exact for relu and
-        clipped relu, approximate for tanh).
+        Find all fixed points of the fitted dynamics at the end of ``fit`` (exact for relu,
+        clipped relu and linear, approximate for tanh).
     dynamics_budget : float or None, default=5.0
         Seconds the exact fixed-point search may take (estimated before it starts); past it the SCYFI
         heuristic runs instead, with a warning. None: always exact.
@@ -360,6 +370,10 @@ class StochasticLowRankRNN(TransformerMixin, RecurrentEstimator):
         if self.n_particles is not None:
             return int(self.n_particles)
         return 32 if self._proposal() == "optimal" else 10
+
+    def _exact_likelihood(self):
+        """Linear dynamics, linear-Gaussian readout and proposal="auto": the Kalman filter's exact likelihood."""
+        return self.activation == "linear" and self.observation in LINEAR_GAUSSIAN and self.proposal == "auto"
 
     def _proposal(self):
         if self.proposal == "auto":
@@ -628,11 +642,14 @@ or (n_timesteps, n_features)
         train_seq, train_u, val = self._split(seq, useq, generator)
         sample_batch, n_batches = self._batch_sampler(train_seq, train_u, device, run_gen)
         smc_kw = dict(proposal=self._proposal(), resampling=self.resampling, ess_threshold=self.ess_threshold)
-        n_particles = self._n_particles()
+        n_particles, exact = self._n_particles(), self._exact_likelihood()
 
         def loss_fn(batch):
             x, mask, u, lengths = batch
-            res = run_smc(model, x, mask=mask, u=u, n_particles=n_particles, generator=run_gen, **smc_kw)
+            if exact:
+                res = kalman_filter(model, x, mask=mask, u=u)
+            else:
+                res = run_smc(model, x, mask=mask, u=u, n_particles=n_particles, generator=run_gen, **smc_kw)
             return -(res.log_evidence / lengths).mean()
 
         def held_out_loss(eval_seq, eval_u):
@@ -781,6 +798,13 @@ or (n_timesteps, n_features)
         for start in range(0, len(seq), _EVAL_CHUNK):
             idx = np.arange(start, min(start + _EVAL_CHUNK, len(seq)))
             x, mask, u, _ = self._tensors(seq, useq, idx, device)
+            if self._exact_likelihood() and smoother is None:
+                res = kalman_filter(model, x, mask=mask, u=u, return_filter=filtering)
+                elbos.append(res.log_evidence.double().cpu().numpy())
+                if filtering:
+                    fm = res.filter_means.double().cpu().numpy()
+                    means.extend(fm[j, : len(seq.trials[i])] for j, i in enumerate(idx))
+                continue
             res = run_smc(model, x, mask=mask, u=u, n_particles=K, proposal=self._proposal(),
                           resampling=self.resampling, ess_threshold=self.ess_threshold, generator=gen,
                           return_filter=filtering and smoother is None, return_history=smoother is not None)
@@ -836,7 +860,11 @@ or (n_timesteps, n_features)
         return self.fit(X, u=u).transform(X, u=u, **transform_params)
 
     def score_samples(self, X, *, u=None):
-        """ELBO per time bin of each trial (one value for a 2-D recording); higher is better."""
+        """ELBO per time bin of each trial (one value for a 2-D recording); higher is better.
+
+        For the linear baseline with a Gaussian readout (see ``activation``) this is the exact
+        log-likelihood per time bin (Kalman filter), otherwise the SMC estimate of it (a lower bound in
+        expectation)."""
         seq, elbo, _ = self._infer(X, u, filtering=False)
         return elbo / seq.lengths
 

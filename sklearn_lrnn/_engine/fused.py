@@ -106,8 +106,20 @@ def make_window(mT, n, h, a, activation: str):
 
 def reference_step(mT, n, h, a, activation: str):
     """The pure-torch transition closure: ``LowRankTransition.fast_step``'s fallback where the C++
-    kernel is unavailable, and the reference the fused kernels are tested against."""
+    kernel is unavailable, and the reference the fused kernels are tested against.
+
+    The linear activation (phi(x; h) = x - h, no C++ kernel) is contracted once per pass to
+    f(z) = z (a I + mT n^T) + (current - h) n^T: R x R work per particle instead of N x R."""
     nT = n.T
+    if activation == "linear":
+        J = mT @ nT + a * torch.eye(mT.shape[0], dtype=mT.dtype, device=mT.device)  # (a I + n m)^T
+        offset = -(h @ nT)
+
+        def f_linear(z, current=None):
+            out = torch.addmm(offset, z, J)
+            return out if current is None else out + current @ nT
+
+        return f_linear
 
     def f(z, current=None):
         x = z @ mT

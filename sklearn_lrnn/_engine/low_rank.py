@@ -4,6 +4,12 @@
     z_1 ~ N(mu_0 + proj_m(W_u v_1), Sigma_0)
 
 ``m`` is stored as (N, R) ("left vectors"), ``n`` as (R, N) ("right vectors").
+
+With ``activation="linear"`` (phi(x; h) = x - h) the map is affine,
+z_t = (a I + n m) z_{t-1} + n (W_u v_t - h) + eps_t: a rank-R linear-Gaussian state-space model, the
+baseline against which the nonlinear activations are compared. The fused C++ kernels do not cover it
+(``fused.ACTIVATION_CODES``), so it always runs the torch path, with the affine map contracted to one
+R x R matrix (:func:`sklearn_lrnn._engine.fused.reference_step`).
 """
 
 from __future__ import annotations
@@ -15,17 +21,19 @@ from torch import nn
 
 from .covariance import Covariance
 
-ACTIVATIONS = ("relu", "clipped_relu", "tanh")
+ACTIVATIONS = ("relu", "clipped_relu", "tanh", "linear")
 
 
 def activate(x: torch.Tensor, h: torch.Tensor, kind: str) -> torch.Tensor:
-    """phi(x; h): relu max(0, x - h); clipped relu max(0, x + h) - max(0, x); tanh(x - h)."""
+    """phi(x; h): relu max(0, x - h); clipped relu max(0, x + h) - max(0, x); tanh(x - h); linear x - h."""
     if kind == "relu":
         return torch.relu(x - h)
     if kind == "clipped_relu":
         return torch.relu(x + h) - torch.relu(x)
     if kind == "tanh":
         return torch.tanh(x - h)
+    if kind == "linear":
+        return x - h
     raise ValueError(f"activation must be one of {ACTIVATIONS}; got {kind!r}.")
 
 
@@ -128,7 +136,8 @@ class LowRankTransition(nn.Module):
         return reference_step(self.mT, self.n, self.h, self.decay, self.activation)
 
     def fused_window(self):
-        """The fused SMC time loop for these dynamics (``fused.make_window``), or None where unavailable."""
+        """The fused SMC time loop for these dynamics (``fused.make_window``), or None where unavailable
+        (always None for the linear activation, which the kernels do not cover: no build is attempted)."""
         from .fused import make_window
 
         return make_window(self.mT, self.n, self.h, self.decay, self.activation)

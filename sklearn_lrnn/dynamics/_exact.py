@@ -10,7 +10,7 @@ from ._arrangement import enumerate_cells
 from ._linalg import batched_solve
 from ._results import FixedPoints, classify, deduplicate, empty_fixed_points
 
-__all__ = ["arrangement_fixed_points", "in_cell", "enumeration_offsets"]
+__all__ = ["arrangement_fixed_points", "affine_fixed_points", "in_cell", "enumeration_offsets"]
 
 
 
@@ -157,6 +157,8 @@ def arrangement_fixed_points(pmap, *, chunk_size=1 << 18, rtol=1e-9, random_stat
     """
     G, g = pmap.G, pmap.g
     K, D = G.shape
+    if K == 0:
+        return affine_fixed_points(pmap, method=method)
     rng = np.random.default_rng(random_state)
     norms = np.linalg.norm(G, axis=1)
     g_enum = enumeration_offsets(G, g, rng)
@@ -212,12 +214,42 @@ def arrangement_fixed_points(pmap, *, chunk_size=1 << 18, rtol=1e-9, random_stat
                        n_cells=n_cells, n_solves=n_cells, patterns=pats, method=method, n_singular=n_singular)
 
 
+def affine_fixed_points(pmap, *, method="arrangement", rtol=1e-10):
+    """The fixed point of a map without hyperplanes (an affine map ``z' = J0 z + c0``, e.g. a linear
+    low-rank RNN): the solution of ``(I - J0) z = c0``, or none listed where ``I - J0`` is singular.
+
+    A singular ``I - J0`` (an eigenvalue 1) means a continuum of fixed points (a line or plane
+    attractor) when ``c0`` lies in the range of ``I - J0``, and no fixed point otherwise; either way no
+    isolated point is listed, ``n_singular`` is 1 and a warning says which of the two it is.
+    """
+    D = pmap.dim
+    M = np.eye(D) - pmap.J0
+    svals = np.linalg.svd(M, compute_uv=False)
+    if svals[-1] <= rtol * max(svals[0], 1.0):
+        z, *_ = np.linalg.lstsq(M, pmap.c0, rcond=rtol)
+        consistent = np.linalg.norm(M @ z - pmap.c0) <= 1e-8 * (1.0 + np.linalg.norm(pmap.c0))
+        n_null = int(np.sum(svals <= rtol * max(svals[0], 1.0)))
+        what = (f"a {n_null}-dimensional continuum of fixed points (through {np.round(z, 6).tolist()})" if consistent
+                else "no fixed point (the offset is outside the range of I - J)")
+        warnings.warn(f"the affine map has a singular I - J (an eigenvalue 1): {what}; no isolated fixed point "
+                      "is listed.", RuntimeWarning, stacklevel=3)
+        return empty_fixed_points(D, 0, exact=True, method=method, n_cells=1, n_solves=1, n_singular=1)
+    z = np.linalg.solve(M, pmap.c0)[None, :]
+    eig = np.linalg.eigvals(pmap.J0)[None, :]
+    eig = eig[:, np.argsort(-np.abs(eig[0]), kind="stable")]
+    stability, spiral = classify(eig)
+    return FixedPoints(points=z, stability=stability, eigvals=eig, spiral=spiral, exact=True, n_cells=1, n_solves=1,
+                       patterns=np.zeros((1, 0), dtype=bool), method=method)
+
+
 def region_patterns(pmap, *, max_cells=100_000, random_state=0, chunk_size=1 << 18):
     """Activation patterns (n_cells, K) of every cell of the map's arrangement (for exhaustive cycles)."""
     from ._arrangement import count_cells_bound
 
     G, g = pmap.G, pmap.g
     K, D = G.shape
+    if K == 0:  # an affine map: the whole space is one region
+        return np.zeros((1, 0), dtype=bool)
     if count_cells_bound(K, D) > max_cells:
         raise ValueError(f"the arrangement may have up to {count_cells_bound(K, D)} cells (> max_cells="
                          f"{max_cells}); use method='scyfi' or raise max_cells.")

@@ -16,7 +16,7 @@ __all__ = ["low_rank_fixed_points", "teacher_from_npz", "tanh_fixed_points"]
 
 def low_rank_fixed_points(left, right, bias, decay, activation="relu", *, inputs=None, chunk_size=1 << 18,
                           rtol=1e-9, random_state=0, n_starts=256):
-    """Every fixed point of a low-rank RNN, exactly and in polynomial time for (clipped) relu.
+    """Every fixed point of a low-rank RNN, exactly and in polynomial time for (clipped) relu and linear.
 
     The N unit hyperplanes (2N for clipped relu) cut the rank-R latent space into at most
     ``sum_{i<=R} C(K, i)`` cells (Zaslavsky; K = number of hyperplanes). Each cell is reached once,
@@ -35,9 +35,11 @@ def low_rank_fixed_points(left, right, bias, decay, activation="relu", *, inputs
         Unit biases h (``bias_``).
     decay : float
         Decay a of the latent state (``decay_``).
-    activation : {"relu", "clipped_relu", "tanh"}, default="relu"
+    activation : {"relu", "clipped_relu", "tanh", "linear"}, default="relu"
         ``relu``: max(0, x - h); ``clipped_relu``: max(0, x + h) - max(0, x); ``tanh``: tanh(x - h)
-        (not piecewise linear: Newton's method from ``n_starts`` starts, result marked approximate).
+        (not piecewise linear: Newton's method from ``n_starts`` starts, result marked approximate);
+        ``linear``: x - h (no hyperplanes: the single fixed point of the affine map
+        ``(a I + n m) z + n (c - h)``, or none listed, with a warning, where ``I - a I - n m`` is singular).
     inputs : array-like of shape (n_units,), optional
         Constant input current c added inside phi (``W_u u`` for a constant input u). Default 0.
     chunk_size : int, default=2**18

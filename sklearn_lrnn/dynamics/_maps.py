@@ -8,6 +8,8 @@ with K hyperplanes {G_k . z + g_k = 0} in the D-dimensional state space:
 
 * low-rank relu RNN (D = R): k = unit i, G_k = m_i, g_k = c_i - h_i, B_k = n[:, i], J0 = a I;
 * low-rank clipped relu: two parallel hyperplanes per unit, (m_i, c_i + h_i, +n_i) and (m_i, c_i, -n_i);
+* low-rank linear (phi(x; h) = x - h): no hyperplane (K = 0), J0 = a I + n m, c0 = n (c - h): one affine
+  map on the whole space, with one fixed point where I - J0 is invertible;
 * vanilla PLRNN (D = M): G = I, g = 0, B_k = W[:, k], J0 = diag(A), c0 = h;
 * shallow PLRNN: G = W2, g = h2, B_k = W1[:, k]; clipped shallow adds (W2, 0, -W1[:, k]).
 
@@ -22,7 +24,7 @@ import numpy as np
 
 __all__ = ["PiecewiseAffineMap", "low_rank_map", "plrnn_map", "shallow_plrnn_map", "check_array"]
 
-ACTIVATIONS = ("relu", "clipped_relu", "tanh")
+ACTIVATIONS = ("relu", "clipped_relu", "tanh", "linear")
 
 
 def check_array(x, name, *, ndim=None, shape=None, what=""):
@@ -134,9 +136,16 @@ def check_low_rank(left, right, bias, decay, activation, inputs=None):
 
 
 def low_rank_map(left, right, bias, decay, activation="relu", inputs=None):
-    """Piecewise-affine map of a low-rank RNN ``z' = a z + n phi(m z + c; h)`` (relu or clipped relu)."""
+    """Piecewise-affine map of a low-rank RNN ``z' = a z + n phi(m z + c; h)`` (relu, clipped relu or linear).
+
+    The linear activation gives the affine map ``z' = (a I + n m) z + n (c - h)``: a map with no
+    hyperplanes, whose only region is the whole latent space.
+    """
     m, n, h, a, c = check_low_rank(left, right, bias, decay, activation, inputs)
     R = m.shape[1]
+    if activation == "linear":
+        return PiecewiseAffineMap(G=np.zeros((0, R)), g=np.zeros(0), B=np.zeros((0, R)), J0=a * np.eye(R) + n @ m,
+                                  c0=n @ (c - h))
     if activation == "relu":
         G, g, B = m, c - h, n.T
         bound = None
