@@ -17,9 +17,10 @@ posterior means (an affine map), so noise, orbits and fixed points are compared 
 
 Run (2 CPU cores; each (system, seed) runs in its own process, peak memory from the OS):
 
-    .venv/bin/python benchmarks/defaults.py --seeds 0 1 2 --jobs 2 [--systems relu_cycle ...]
+    .venv/bin/python benchmarks/defaults.py --seeds 0 1 2 --jobs 2 [--systems relu_cycle_slow ...]
 
-prints a JSON line per fit and the table of medians over seeds.
+prints a JSON line per fit (also appended to ``--out``) and the table of medians over seeds;
+``--table results.jsonl`` prints the table of a saved run.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def run_low_rank(name, seed):
 
     d = make_low_rank_data(name, seed)
     obs = "poisson" if d["kind"] == "poisson" else "gaussian"
-    model = StochasticLowRankRNN(rank=2, observation=obs, random_state=seed)
+    model = StochasticLowRankRNN(rank=2, observation=obs, random_state=seed, **EXTRA["low_rank"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t0 = time.perf_counter()
@@ -262,7 +263,7 @@ def run_flow(name, seed):
     X_train = (raw - mu) / sd + 0.05 * rng.standard_normal(raw.shape)
     raw_test, _ = make_flow(name, 20_000, 500 + seed)
     X_test = (raw_test - mu) / sd
-    model = PLRNNRegressor(random_state=seed, compute_lyapunov=True)
+    model = PLRNNRegressor(random_state=seed, compute_lyapunov=True, **EXTRA["plrnn"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t0 = time.perf_counter()
@@ -280,6 +281,12 @@ def run_flow(name, seed):
 
 
 ALL = list(SYSTEMS_LR) + list(FLOWS) + ["lorenz96"]
+
+# --previous: the defaults before the plateau schedule (a fixed 1e-3 -> 1e-6 decay over max_iter epochs)
+PREVIOUS = {"low_rank": dict(max_iter=100, n_particles=10, learning_rate_schedule="exponential",
+                             final_learning_rate=1e-6),
+            "plrnn": dict(max_iter=300, learning_rate_schedule="exponential", final_learning_rate=1e-6)}
+EXTRA = {"low_rank": {}, "plrnn": {}}
 
 
 def run_one(name, seed):
@@ -316,20 +323,28 @@ def main():
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--one", nargs=2, metavar=("SYSTEM", "SEED"), help=argparse.SUPPRESS)
+    ap.add_argument("--previous", action="store_true", help="fit with the previous defaults (fixed decay)")
     ap.add_argument("--out", default="defaults_results.jsonl")
+    ap.add_argument("--table", metavar="JSONL", help="print the table of a saved results file and exit")
     args = ap.parse_args()
+    if args.table:
+        with open(args.table) as fh:
+            print_table([json.loads(line) for line in fh if line.strip()])
+        return
+    if args.previous:
+        EXTRA.update(PREVIOUS)
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]))), flush=True)
         return
     env = dict(os.environ, OMP_NUM_THREADS="1")
     todo = [(s, k) for s in args.systems for k in args.seeds]
     running, results = [], []
-    with open(args.out, "a") as fh:
+    with open(args.out, "a", buffering=1) as fh:
         while todo or running:
             while todo and len(running) < args.jobs:
                 s, k = todo.pop(0)
-                p = subprocess.Popen([sys.executable, __file__, "--one", s, str(k)], stdout=subprocess.PIPE,
-                                     text=True, env=env)
+                cmd = [sys.executable, __file__, "--one", s, str(k)] + (["--previous"] if args.previous else [])
+                p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
                 running.append(p)
             time.sleep(0.5)
             for p in [p for p in running if p.poll() is not None]:
@@ -349,8 +364,8 @@ def main():
 def print_table(results):
     keys = ["noise_ratio", "period_ratio", "amplitude_ratio", "rate_corr", "n_stable_fit", "fp_distance_max",
             "D_stsp", "D_stsp_floor", "D_H", "max_lyapunov", "fit_seconds", "n_iter", "peak_rss_mb"]
-    print("| system | seeds | " + " | ".join(keys) + " | criteria met (median seed) |")
-    print("|" + "---|" * (len(keys) + 3))
+    print("| system | sigma_z / sigma_x | seeds | " + " | ".join(keys) + " | criteria met (median seed) |")
+    print("|" + "---|" * (len(keys) + 4))
     for name in dict.fromkeys(r["system"] for r in results):
         rows = [r for r in results if r["system"] == name]
         cells = []
@@ -360,7 +375,11 @@ def print_table(results):
         med = {k: float(np.median([r[k] for r in rows])) for k in rows[0] if isinstance(rows[0][k], (int, float))
                and not isinstance(rows[0][k], bool)}
         met = verdict(med)
-        print(f"| {name} | {len(rows)} | " + " | ".join(cells) + " | "
+        snr = ""
+        if name in SYSTEMS_LR:
+            _, _, noise, obs_noise, kind, _, _ = SYSTEMS_LR[name]
+            snr = f"{noise} / {obs_noise}" if obs_noise else f"{noise} / Poisson"
+        print(f"| {name} | {snr} | {len(rows)} | " + " | ".join(cells) + " | "
               + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in met.items()) + " |")
 
 
