@@ -18,9 +18,13 @@ Scorers for ``GridSearchCV(scoring=...)`` (higher is better)
     :data:`elbo_scorer`, :func:`state_space_scorer`, :func:`power_spectrum_scorer`,
     :func:`prediction_error_scorer`, :func:`spike_statistics_scorer`; :func:`generate_like` is the
     generation protocol they share.
+Held-out evaluation of continuous recordings (model versus baselines)
+    :func:`held_out_evaluation` (fit on the beginning, score on the rest), :func:`held_out_scorers`,
+    :func:`latent_forecast` (k-step forecasts of the low-rank model).
 """
 
 from ._metrics._divergence import state_space_divergence
+from ._metrics._held_out import held_out_evaluation, held_out_scorers, latent_forecast
 from ._metrics._prediction import persistence_forecast, prediction_error
 from ._metrics._scorers import (
     elbo_scorer,
@@ -56,4 +60,7 @@ __all__ = [
     "prediction_error_scorer",
     "spike_statistics_scorer",
     "generate_like",
+    "held_out_evaluation",
+    "held_out_scorers",
+    "latent_forecast",
 ]

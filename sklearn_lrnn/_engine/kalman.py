@@ -39,6 +39,12 @@ def supports_kalman(model: StateSpaceModel) -> bool:
     return getattr(model.transition, "activation", None) == "linear" and getattr(model.observation, "linear", False)
 
 
+def _steady(new, old):
+    """Whether two consecutive covariance terms agree to a few float64 rounding errors."""
+    with torch.no_grad():
+        return bool((new - old).abs().max() <= 8 * torch.finfo(new.dtype).eps * new.abs().max())
+
+
 def kalman_filter(model: StateSpaceModel, x: torch.Tensor, *, mask: torch.Tensor | None = None,
                   u: torch.Tensor | None = None, return_filter: bool = False) -> SMCResult:
     """Exact log-likelihood log p(x_{1:T}) of each sequence (and the filtering means), in float64.
@@ -81,7 +87,9 @@ def kalman_filter(model: StateSpaceModel, x: torch.Tensor, *, mask: torch.Tensor
     Q = tr.noise.matrix().to(f64)
     CtV = C.T / var  # C^T V^-1
     A = CtV @ C
-    # 1. the covariances: data-independent, one R x R recursion for the whole batch
+    # 1. the covariances: data-independent, one R x R recursion for the whole batch; once it has reached
+    # its steady state to float64 precision (the Riccati recursion converges geometrically, within a
+    # few steps for informative observations), the last step's terms serve for the rest
     cov = tr.init_cov.matrix().to(f64)
     filt_covs, chol_M = [], []
     for t in range(T):
@@ -92,8 +100,12 @@ def kalman_filter(model: StateSpaceModel, x: torch.Tensor, *, mask: torch.Tensor
         LM = torch.linalg.solve_triangular(Lm, L.T, upper=False)  # Lm^-1 L^T
         filt_covs.append(LM.T @ LM)  # L M^-1 L^T
         chol_M.append(Lm)
-    Pf = torch.stack(filt_covs)  # (T, R, R)
-    logdet = 2 * torch.log(torch.diagonal(torch.stack(chol_M), dim1=-2, dim2=-1)).sum(-1)  # log det M_t, (T,)
+        if t >= 2 and _steady(filt_covs[-1], filt_covs[-2]) and _steady(chol_M[-1], chol_M[-2]):
+            break
+    n_done = len(filt_covs)
+    Pf = torch.stack(filt_covs + [filt_covs[-1]] * (T - n_done))  # (T, R, R)
+    Lms = torch.stack(chol_M + [chol_M[-1]] * (T - n_done))
+    logdet = 2 * torch.log(torch.diagonal(Lms, dim1=-2, dim2=-1)).sum(-1)  # log det M_t, (T,)
     gain = Pf @ CtV  # (T, R, D) Kalman gains
     IKC = eye - gain @ C  # (T, R, R)
     # 2. the means: filt_t = (I - K_t C)(J filt_{t-1} + drive_t) + K_t (x_t - d), one matmul per step
