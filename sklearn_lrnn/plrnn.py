@@ -27,7 +27,11 @@ from ._engine.plrnn import (
     rollout,
     rollout_states,
 )
-from ._validation import check_aligned, check_matching_inputs, check_sequences, restore
+from ._validation import (
+    ROUTING_HINT, LatentOutputMixin, check_aligned, check_array_like, check_fitted_feature_names,
+    check_inputs_routed, check_matching_inputs, check_numeric, check_positive_int, check_sequences,
+    check_trial_weights, input_feature_names, restore, set_feature_names,
+)
 
 __all__ = ["PLRNNRegressor", "estimate_tf_interval"]
 
@@ -107,7 +111,8 @@ def estimate_tf_interval(X, *, max_interval=200):
     >>> 15 <= estimate_tf_interval(X) <= 35  # about a quarter period
     True
     """
-    trials = check_sequences(X, min_length=3).trials
+    max_interval = check_positive_int(max_interval, "max_interval")
+    trials = check_sequences(X, min_length=3, length_hint="to estimate an interval; pass longer sequences.").trials
     max_lag = int(max(1, min(max_interval, min(len(t) for t in trials) - 2)))
     # the estimate only needs the first ~10^4 samples of each trial
     trials = [t[:20_000] for t in trials[:50]]
@@ -117,7 +122,7 @@ def estimate_tf_interval(X, *, max_interval=200):
     return max(1, int(tau))
 
 
-class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
+class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
     """Piecewise-linear recurrent neural network (vanilla, shallow or clipped shallow PLRNN).
 
     ``z_t = A z_{t-1} + W relu(z_{t-1}) + C s_t + h`` (vanilla) or
@@ -395,7 +400,10 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
     @staticmethod
     def _reject_complex(X, name, is_X=True):
         """Early, specific errors for inputs the generic validation would misreport."""
-        if X is None or isinstance(X, (list, tuple)):
+        if X is None:
+            return
+        check_array_like(X, name)
+        if isinstance(X, (list, tuple)):
             return
         if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
             raise TypeError(f"sparse input is not supported: {name} must be dense; use {name}.toarray().")
@@ -422,7 +430,7 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
         self._reject_complex(y, "y", is_X=False)
         n_trials = len(seqs)
         if seqs.layout == "2d":
-            arr = np.asarray(y, dtype=np.float64)
+            arr = check_numeric(y, "y", allow_nan=True)
             y1d = arr.ndim == 1
             if arr.ndim == 1:
                 arr = arr[:, None]
@@ -437,10 +445,7 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
         if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) == 2:
             yseq = check_sequences(y, name="y")
             return "seq2seq", _match_trials(yseq, seqs), False
-        try:
-            arr = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"y must be numeric; could not convert it ({exc}).") from exc
+        arr = check_numeric(y, "y", allow_nan=True)
         if arr.ndim == 3:
             yseq = check_sequences(arr, name="y")
             return "seq2seq", _match_trials(yseq, seqs), False
@@ -490,7 +495,10 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
         return super().partial_fit(X, y, u=u)
 
     def _prepare_fit(self, X, y, u, *, reuse):
+        check_inputs_routed(self, u)
         self._reject_complex(X, "X")
+        if reuse:
+            check_fitted_feature_names(self, X)
         seqs = check_sequences(X, min_length=1, estimator_name=type(self).__name__,
                                n_features=self.n_features_in_ if reuse else None)
         supervised = y is not None
@@ -538,7 +546,8 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             raise ValueError("warm_start / partial_fit need data of the same kind and parameters that keep the "
                              f"model's shape; the fitted model is {self._config} ({self.mode_}), the new fit "
                              f"would be {config} ({mode}).")
-        return dict(seqs=seqs, useq=useq, mode=mode, targets=targets, y1d=y1d, tau=tau, config=config)
+        return dict(seqs=seqs, useq=useq, mode=mode, targets=targets, y1d=y1d, tau=tau, config=config,
+                    feature_names=input_feature_names(X))
 
     def _build_problem(self, data, generator, device, *, reuse):
         seqs, useq, mode, targets, tau = (data[k] for k in ("seqs", "useq", "mode", "targets", "tau"))
@@ -667,6 +676,8 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
         self.mode_ = mode
         self._y1d = data["y1d"]
         self.n_features_in_ = seqs.n_features
+        if not reuse:
+            set_feature_names(self, data["feature_names"])
         self.n_outputs_ = config["n_obs"]
         self.n_inputs_ = config["n_inputs"]
         self.tf_interval_ = data["tau"]
@@ -758,11 +769,12 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
     def _validate_X(self, X, u=None):
         check_is_fitted(self, "_state")
         self._reject_complex(X, "X")
+        check_fitted_feature_names(self, X)
         seqs = check_sequences(X, n_features=self.n_features_in_, estimator_name=type(self).__name__)
         useq = None
         if self.mode_ == "reconstruction" and self.n_inputs_:
             if u is None:
-                raise ValueError("this model was fitted with inputs u; pass u (same container as X).")
+                raise ValueError("this model was fitted with inputs u; pass u (same container as X). " + ROUTING_HINT)
             useq = check_matching_inputs(u, seqs, n_inputs=self.n_inputs_)
         elif u is not None:
             raise ValueError("this model was fitted without inputs u (supervised models take their inputs "
@@ -810,6 +822,8 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
         Returns
         -------
         Z : same container as X with n_latents columns
+            With ``set_output(transform="pandas")``, a 2-D ``X`` (one recording) gives a DataFrame with
+            the columns of :meth:`get_feature_names_out` and ``X``'s index.
         """
         seqs, useq = self._validate_X(X, u)
         module = self._module()
@@ -858,10 +872,9 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             Same container as ``X`` (per-step targets or forecasts), or ``(n_trials,)`` /
             ``(n_trials, n_outputs)`` for sequence-to-one models.
         """
+        n_steps = check_positive_int(n_steps, "n_steps")
         seqs, useq = self._validate_X(X, u)
         module = self._module()
-        if not isinstance(n_steps, numbers.Integral) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive integer; got {n_steps!r}.")
         with torch.no_grad():
             if self.mode_ == "reconstruction":
                 x, lengths = self._tensor(seqs.trials, module)
@@ -902,7 +915,8 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             Targets (supervised). For reconstruction, None compares the one-step forecasts with
             the next rows of ``X``.
         sample_weight : array-like or None
-            Per row of the flattened targets, or per trial (expanded over its time steps).
+            Per row of the flattened targets, or per trial (expanded over its time steps); finite,
+            non-negative and not all zero.
         u : array-like or None
             Inputs (reconstruction models fitted with ``u``).
 
@@ -916,17 +930,18 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             p = check_sequences(pred).trials
             true = np.concatenate([t[1:] for t in seqs.trials])
             pred_f = np.concatenate([q[:-1] for q in p])
+            sample_weight = _row_weights(sample_weight, [len(t) - 1 for t in seqs.trials])
             return float(r2_score(true, pred_f, sample_weight=sample_weight))
         if y is None:
             raise ValueError("score needs targets y for a supervised model.")
         if self.mode_ == "seq2one" or self._y1d or check_sequences(X).layout == "2d":
-            true = np.asarray(y, dtype=np.float64)
+            true = check_numeric(y, "y")
+            sample_weight = _row_weights(sample_weight, [1] * len(true) if true.ndim else [1])
             return float(r2_score(true, pred, sample_weight=sample_weight))
         ys = check_sequences(y, name="y").trials
         ps = check_sequences(pred).trials
         true, pred_f = np.concatenate(ys), np.concatenate(ps)
-        if sample_weight is not None:
-            sample_weight = np.repeat(np.asarray(sample_weight, dtype=float), [len(t) for t in ys])
+        sample_weight = _row_weights(sample_weight, [len(t) for t in ys])
         return float(r2_score(true, pred_f, sample_weight=sample_weight))
 
     def sample(self, n_timesteps, *, x0=None, u=None, random_state=None):
@@ -941,19 +956,21 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             Only for reconstruction models.
         u : array-like of shape (n_timesteps, n_inputs) or (n_trajectories, n_timesteps, n_inputs)
             Inputs at each step (models with inputs; for supervised models these are the ``X``
-            channels).
+            channels); finite. With several trajectories in ``u`` and one (or no) ``x0``, every
+            trajectory starts from the same state.
         random_state : int, RandomState or None
             Seeds the latent noise (``latent_noise > 0``).
 
         Returns
         -------
         X : ndarray of shape (n_timesteps, n_outputs) or (n_trajectories, n_timesteps, n_outputs)
+            3-D where ``x0`` is 2-D or ``u`` is 3-D.
         Z : ndarray of shape (n_timesteps, n_latents) or (n_trajectories, n_timesteps, n_latents)
         """
         module = self._module()
-        if not isinstance(n_timesteps, numbers.Integral) or n_timesteps < 1:
-            raise ValueError(f"n_timesteps must be a positive integer; got {n_timesteps!r}.")
+        n_timesteps = check_positive_int(n_timesteps, "n_timesteps")
         dev = next(module.parameters()).device
+        g = torch_generator(random_state, dev)  # a bad random_state fails here, not only with latent noise
         single = True
         with torch.no_grad():
             if x0 is None:
@@ -961,13 +978,13 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             else:
                 if self.mode_ != "reconstruction":
                     raise ValueError("x0 is only meaningful for reconstruction models (fit with y=None).")
-                x0 = np.asarray(x0, dtype=np.float64)
+                x0 = check_numeric(x0, "x0")
                 single = x0.ndim == 1
                 x0 = np.atleast_2d(x0)
-                if x0.ndim != 2 or x0.shape[1] != self.n_outputs_ or not np.all(np.isfinite(x0)):
+                if x0.ndim != 2 or x0.shape[1] != self.n_outputs_:
                     raise ValueError(
-                        f"x0 must be finite with shape ({self.n_outputs_},) or (n_trajectories, "
-                        f"{self.n_outputs_}); got {np.shape(x0)}."
+                        f"x0 must have shape ({self.n_outputs_},) or (n_trajectories, {self.n_outputs_}); got "
+                        f"{np.shape(x0)}."
                     )
                 z0 = module.infer_state(torch.as_tensor(x0, dtype=torch.float32, device=dev))
             Bn = z0.shape[0]
@@ -975,12 +992,18 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             if n_in:
                 if u is None:
                     raise ValueError("this model takes inputs; pass u with shape (n_timesteps, n_inputs).")
-                u = np.asarray(u, dtype=np.float64)
-                if u.ndim == 2:
+                u = check_numeric(u, "u")
+                if u.ndim == 3:
+                    single = False
+                elif u.ndim == 2:
                     u = u[None]
-                if u.ndim != 3 or u.shape[1:] != (n_timesteps, n_in) or u.shape[0] not in (1, Bn):
+                if u.ndim != 3 or u.shape[1:] != (n_timesteps, n_in):
                     raise ValueError(f"u must have shape ({n_timesteps}, {n_in}) or (n_trajectories, "
-                                     f"{n_timesteps}, {n_in}); got {u.shape}.")
+                                     f"{n_timesteps}, {n_in}) (n_timesteps={n_timesteps}, n_inputs={n_in}); got "
+                                     f"{u.shape}.")
+                if Bn > 1 and u.shape[0] not in (1, Bn):
+                    raise ValueError(f"u has {u.shape[0]} trajectories but x0 has {Bn}; pass one input sequence "
+                                     "per initial state, or a single one for all.")
                 if u.shape[0] == 1 and Bn > 1:
                     u = np.repeat(u, Bn, 0)
                 if u.shape[0] > 1:
@@ -997,7 +1020,6 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             if n_timesteps > 1:
                 base = base.contiguous().clone()
                 if self.latent_noise > 0:
-                    g = torch_generator(random_state, dev)
                     base += self.latent_noise * torch.randn(base.shape, generator=g, device=dev)
                 Y, _ = rollout_states(module, z0, base)
                 Z = torch.cat([Z, Y], 0)
@@ -1007,6 +1029,9 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
             return Xg[0], Zg[0]
         return Xg, Zg
 
+    def _n_latent_features_out(self):
+        return self._config["n_latents"]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
@@ -1015,6 +1040,20 @@ class PLRNNRegressor(RegressorMixin, RecurrentEstimator):
         # it has transform() (latent trajectories), so scikit-learn's transformer checks apply too
         tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags
+
+
+def _row_weights(sample_weight, rows_per_trial):
+    """Weights of the flattened target rows from ``sample_weight`` given per row or per trial."""
+    if sample_weight is None:
+        return None
+    n_rows, n_trials = int(sum(rows_per_trial)), len(rows_per_trial)
+    w = check_numeric(sample_weight, "sample_weight")
+    if w.ndim == 1 and len(w) == n_trials and n_trials != n_rows:
+        w = np.repeat(check_trial_weights(w, n_trials), rows_per_trial)
+    elif w.ndim != 1 or len(w) != n_rows:
+        raise ValueError(f"sample_weight must have one value per trial ({n_trials}) or per row of the flattened "
+                         f"targets ({n_rows}); got shape {w.shape}.")
+    return check_trial_weights(w, n_rows, what="target row")
 
 
 def _match_trials(yseq, seqs):

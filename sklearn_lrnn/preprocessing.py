@@ -16,7 +16,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.validation import check_is_fitted
 
 from ._smoothing import undo_smoothing
-from ._validation import check_sequences, restore
+from ._validation import check_array_like, check_sequences, restore
 
 __all__ = ["PerTimeBin", "undo_smoothing"]
 
@@ -52,6 +52,7 @@ class _Rows:
 
 def _flatten_X(X):
     """Turn X (2-D, 3-D or list of 2-D) into a 2-D row matrix without changing its dtype."""
+    check_array_like(X, "X")
     if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) == 2:
         seq = check_sequences(X, name="X")
         return _Rows(np.concatenate(seq.trials, axis=0), "list", seq.lengths)
