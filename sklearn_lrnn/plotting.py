@@ -27,7 +27,7 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_sequences
+from ._validation import check_numeric, check_positive_float, check_sequences
 
 __all__ = ["plot_phase_portrait", "plot_traces", "plot_power_spectra", "plot_loss_curve", "plot_latents"]
 
@@ -58,9 +58,12 @@ def _latent_label(d):
 
 def _check_dims(dims, n_dims):
     try:
-        dims = tuple(int(d) for d in dims)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"dims must be a pair of latent indices such as (0, 1); got {dims!r}.") from exc
+        ok = all(isinstance(d, numbers.Integral) and not isinstance(d, (bool, np.bool_)) for d in dims)
+    except TypeError:
+        ok = False
+    if not ok or isinstance(dims, str):
+        raise ValueError(f"dims must be a pair of integer latent indices such as (0, 1); got {dims!r}.")
+    dims = tuple(int(d) for d in dims)
     if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < n_dims for d in dims):
         raise ValueError(f"dims must be two different indices in [0, {n_dims - 1}] (the latent space has "
                          f"{n_dims} dimensions); got {dims}.")
@@ -111,7 +114,7 @@ def _latent_map(estimator, u):
         pmap = build_map(estimator)
         return pmap, pmap.dim, None
     weights = estimator.input_weights_ if is_low_rank else estimator.C_
-    u = np.asarray(u, dtype=np.float64).reshape(-1)
+    u = check_numeric(u, "u").reshape(-1)
     if weights.shape[1] == 0:
         raise ValueError("this model was fitted without inputs; do not pass u.")
     if u.shape != (weights.shape[1],):
@@ -152,7 +155,7 @@ def _draw_fixed_points(ax, coords, stability):
 
 
 def _check_limits(limits, n_axes):
-    lim = np.asarray(limits, dtype=np.float64)
+    lim = check_numeric(limits, "limits", allow_nan=True)
     if lim.shape == (2,):
         lim = np.tile(lim, (n_axes, 1))
     if lim.shape != (n_axes, 2) or not np.all(np.isfinite(lim)) or np.any(lim[:, 1] <= lim[:, 0]):
@@ -221,7 +224,7 @@ def plot_phase_portrait(estimator, *, dims=(0, 1), ax=None, n_grid=25, limits=No
     'Latent flow and fixed points'
     """
     pmap, dim, input_fps = _latent_map(estimator, u)
-    if not isinstance(n_grid, numbers.Integral) or n_grid < 2:
+    if not isinstance(n_grid, numbers.Integral) or isinstance(n_grid, bool) or n_grid < 2:
         raise ValueError(f"n_grid must be an integer >= 2; got {n_grid!r}.")
     if fixed_points:
         points, stability = ((np.asarray(input_fps.points), np.asarray(input_fps.stability))
@@ -318,13 +321,12 @@ def plot_traces(X_true, X_gen=None, *, channels=None, n_timesteps=None, trial=0,
     chans = _check_channels(channels, true.n_features, default=3)
     if n_timesteps is not None and (not isinstance(n_timesteps, numbers.Integral) or n_timesteps < 1):
         raise ValueError(f"n_timesteps must be a positive integer or None; got {n_timesteps!r}.")
-    if not (isinstance(dt, numbers.Real) and dt > 0):
-        raise ValueError(f"dt must be a positive number; got {dt!r}.")
+    dt = check_positive_float(dt, "dt")
     picked = []
     for seq, name in ((true, "X_true"), (gen, "X_gen")):
         if seq is None:
             continue
-        if not isinstance(trial, numbers.Integral) or not 0 <= trial < len(seq):
+        if not isinstance(trial, numbers.Integral) or isinstance(trial, bool) or not 0 <= trial < len(seq):
             raise ValueError(f"trial={trial!r} is not a trial index of {name}, which has {len(seq)} trial(s).")
         picked.append(seq.trials[trial][:n_timesteps, chans])
     seconds = dt != 1.0
@@ -406,8 +408,7 @@ def plot_power_spectra(X_true, X_gen=None, *, channels=None, fs=1.0, smoothing_s
 
     true, gen = _check_pair(X_true, X_gen, allow_nan=False)
     chans = _check_channels(channels, true.n_features, default=true.n_features)
-    if not (isinstance(fs, numbers.Real) and fs > 0):
-        raise ValueError(f"fs must be a positive sampling rate; got {fs!r}.")
+    fs = check_positive_float(fs, "fs")
     sets = [[t[:, chans] for t in s.trials] for s in (true, gen) if s is not None]
     length = int(min(len(t) for trials in sets for t in trials))
     if length < 4:
@@ -517,6 +518,8 @@ def plot_latents(Z, labels=None, *, dims=(0, 1), ax=None, cmap=None, alpha=0.8):
 
     plt = _pyplot()
     seq = check_sequences(Z, name="Z", allow_nan=True)
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}.")
     n_trials, n_dims = len(seq), seq.n_features
     one_dim = n_dims == 1
     plane = None if one_dim else _check_dims(dims, n_dims)

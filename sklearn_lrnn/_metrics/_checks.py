@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_sequences
+from .._validation import (
+    check_nonnegative_float, check_nonnegative_int, check_positive_float, check_positive_int, check_sequences,
+)
 
-__all__ = ["check_pair", "check_one", "check_counts"]
+__all__ = ["check_pair", "check_one", "check_counts", "check_positive_int", "check_nonnegative_int",
+           "check_positive_float", "check_nonnegative_float", "check_optional_positive_int"]
+
+
+def check_optional_positive_int(value, name):
+    """None, or an int >= 1."""
+    return None if value is None else check_positive_int(value, name)
 
 
 def check_one(X, *, name="X", min_length=1, n_features=None):

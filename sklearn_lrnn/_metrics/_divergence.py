@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._checks import check_pair
+from ._checks import check_optional_positive_int, check_pair, check_positive_float, check_positive_int
 
 __all__ = ["state_space_divergence"]
 
@@ -99,16 +99,22 @@ def state_space_divergence(
         raise ValueError(f"method must be 'gmm' or 'bins'; got {method!r}.")
     if convention not in ("exact", "reference"):
         raise ValueError(f"convention must be 'exact' or 'reference'; got {convention!r}.")
+    n_bins = check_positive_int(n_bins, "n_bins")
+    smoothing = check_positive_float(smoothing, "smoothing")
+    sigma2 = check_positive_float(sigma2, "sigma2")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    max_timesteps = check_optional_positive_int(max_timesteps, "max_timesteps")
+    chunk_size = check_optional_positive_int(chunk_size, "chunk_size")
     a, b = check_pair(X_true, X_gen, min_length=1)
     true = np.concatenate(a.trials, axis=0)
     gen = np.concatenate(b.trials, axis=0)
     if method == "bins":
-        return _binned_kl(true, gen, n_bins=int(n_bins), smoothing=float(smoothing))
+        return _binned_kl(true, gen, n_bins=n_bins, smoothing=smoothing)
     return _gmm_kl(
         true,
         gen,
-        sigma2=float(sigma2),
-        n_samples=int(n_samples),
+        sigma2=sigma2,
+        n_samples=n_samples,
         max_timesteps=max_timesteps,
         convention=convention,
         random_state=random_state,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_sequences, restore
-from ._checks import check_one
+from ._checks import check_one, check_positive_int
 
 __all__ = ["prediction_error", "persistence_forecast"]
 
@@ -36,6 +36,7 @@ def persistence_forecast(X, n_steps=1):
     >>> prediction_error(persistence_forecast, X, n_steps=2)  # every forecast is off by 2
     4.0
     """
+    check_positive_int(n_steps, "n_steps")
     seq = check_sequences(X, name="X")
     return restore([t.copy() for t in seq.trials], seq.layout)
 
@@ -83,9 +84,7 @@ def prediction_error(estimator, X, *, n_steps=20, alignment="origin"):
     """
     if alignment not in ("origin", "target"):
         raise ValueError(f"alignment must be 'origin' or 'target'; got {alignment!r}.")
-    n_steps = int(n_steps)
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1; got {n_steps}.")
+    n_steps = check_positive_int(n_steps, "n_steps")
     seq = check_one(X, name="X", min_length=n_steps + 1)
     if hasattr(estimator, "predict"):
         Y = estimator.predict(X, n_steps=n_steps)

@@ -9,7 +9,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from .._validation import check_sequences
+from .._validation import (
+    check_nonnegative_float, check_nonnegative_int, check_positive_float, check_positive_int, check_sequences,
+)
 from ._divergence import state_space_divergence
 from ._prediction import prediction_error
 from ._spectrum import power_spectrum_distance
@@ -68,6 +70,11 @@ elbo_scorer.__doc__ = """Scorer returning the estimator's own ``score`` (held-ou
 several metrics). Routed metadata (``u``) is passed on to ``score``."""
 
 
+def _check_sample_kwargs(sample_kwargs):
+    if sample_kwargs is not None and not isinstance(sample_kwargs, dict):
+        raise TypeError(f"sample_kwargs must be a dict or None; got {type(sample_kwargs).__name__}.")
+
+
 def generate_like(estimator, X, *, n_trials=None, n_timesteps=None, burn_in=0, random_state=0, u=None,
                   sample_kwargs=None, x0_from_data=False):
     """Generate data from a fitted model in the shape of ``X`` (the protocol the scorers use).
@@ -106,13 +113,14 @@ def generate_like(estimator, X, *, n_trials=None, n_timesteps=None, burn_in=0, r
         Generated trials.
     """
     seq = check_sequences(X, name="X")
-    n_trials = len(seq) if n_trials is None else int(n_trials)
-    burn_in = int(burn_in)
-    if burn_in < 0:
-        raise ValueError(f"burn_in must be >= 0; got {burn_in}.")
+    n_trials = len(seq) if n_trials is None else check_positive_int(n_trials, "n_trials")
+    burn_in = check_nonnegative_int(burn_in, "burn_in")
     if u is not None and burn_in:
         raise ValueError("burn_in cannot be combined with inputs u (they cover the scored steps only); set burn_in=0.")
-    length = int(seq.lengths.max()) if n_timesteps is None else int(n_timesteps)
+    length = int(seq.lengths.max()) if n_timesteps is None else check_positive_int(n_timesteps, "n_timesteps")
+    if not hasattr(estimator, "sample"):
+        raise TypeError(f"estimator must be a fitted model with a sample method; got {type(estimator).__name__}.")
+    _check_sample_kwargs(sample_kwargs)
     kwargs = dict(sample_kwargs or {})
     rng = check_random_state(random_state)
     params = inspect.signature(estimator.sample).parameters
@@ -147,6 +155,15 @@ class _GeneratedDataScorer(_RoutedScorer):
     def __init__(self, name, metric, metric_kwargs, *, n_trials, n_timesteps, burn_in, random_state,
                  sample_kwargs, postprocess, sign=-1.0, key=None, x0_from_data=False):
         super().__init__()
+        # the settings fail here, when the scorer is made, not in every fold of a search
+        for arg, value in (("n_trials", n_trials), ("n_timesteps", n_timesteps)):
+            if value is not None:
+                check_positive_int(value, arg)
+        check_nonnegative_int(burn_in, "burn_in")
+        check_random_state(random_state)
+        _check_sample_kwargs(sample_kwargs)
+        if postprocess is not None and not callable(postprocess):
+            raise TypeError(f"postprocess must be a callable or None; got {type(postprocess).__name__}.")
         self._name, self.metric, self.metric_kwargs = name, metric, dict(metric_kwargs)
         self.n_trials, self.n_timesteps, self.burn_in = n_trials, n_timesteps, burn_in
         self.random_state, self.sample_kwargs, self.postprocess = random_state, sample_kwargs, postprocess
@@ -214,6 +231,8 @@ def state_space_scorer(*, method="gmm", n_trials=None, n_timesteps=None, burn_in
     >>> state_space_scorer(method="bins")
     state_space_scorer(method='bins', random_state=0)
     """
+    if method not in ("gmm", "bins"):
+        raise ValueError(f"method must be 'gmm' or 'bins'; got {method!r}.")
     metric_kwargs = {"method": method, **metric_kwargs}
     if method == "gmm":
         metric_kwargs.setdefault("random_state", random_state)
@@ -245,6 +264,7 @@ def power_spectrum_scorer(*, smoothing_sigma=20, n_trials=None, n_timesteps=None
     >>> power_spectrum_scorer(burn_in=100)
     power_spectrum_scorer(smoothing_sigma=20, burn_in=100, random_state=0)
     """
+    check_nonnegative_float(smoothing_sigma, "smoothing_sigma")
     return _GeneratedDataScorer(
         "power_spectrum_scorer", power_spectrum_distance, {"smoothing_sigma": smoothing_sigma},
         n_trials=n_trials, n_timesteps=n_timesteps, burn_in=burn_in, random_state=random_state,
@@ -277,6 +297,7 @@ def spike_statistics_scorer(*, statistic="rates", dt=1.0, n_trials=None, n_times
     """
     if statistic not in ("rates", "isi_cv", "correlations"):
         raise ValueError(f"statistic must be 'rates', 'isi_cv' or 'correlations'; got {statistic!r}.")
+    check_positive_float(dt, "dt")
     return _GeneratedDataScorer(
         "spike_statistics_scorer", spike_statistics_distance, {"dt": dt}, n_trials=n_trials,
         n_timesteps=n_timesteps, burn_in=burn_in, random_state=random_state,
@@ -319,4 +340,7 @@ def prediction_error_scorer(*, n_steps=20, alignment="origin"):
     >>> prediction_error_scorer(n_steps=5)
     prediction_error_scorer(n_steps=5, alignment='origin')
     """
+    check_positive_int(n_steps, "n_steps")
+    if alignment not in ("origin", "target"):
+        raise ValueError(f"alignment must be 'origin' or 'target'; got {alignment!r}.")
     return _PredictionErrorScorer(n_steps, alignment)

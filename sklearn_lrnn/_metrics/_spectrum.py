@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from ._checks import check_one, check_pair
+from ._checks import check_nonnegative_float, check_one, check_pair, check_positive_int
 
 __all__ = ["power_spectrum_distance", "power_spectra"]
 
@@ -60,8 +60,12 @@ def power_spectra(X, *, segment_length=None, smoothing_sigma=20):
     >>> int(np.argmax(p[:, 0]))  # 512 / 32 = frequency bin 16
     16
     """
+    smoothing_sigma = check_nonnegative_float(smoothing_sigma, "smoothing_sigma")
     seq = check_one(X, name="X", min_length=4)
-    length = int(seq.lengths.min() if segment_length is None else segment_length)
+    length = int(seq.lengths.min()) if segment_length is None else check_positive_int(segment_length, "segment_length")
+    if length < 4 or length > seq.lengths.max():
+        raise ValueError(f"segment_length={segment_length} must be >= 4 and no longer than the longest trial of X "
+                         f"({seq.lengths.max()} steps).")
     return _normalised_spectra(seq, length, smoothing_sigma, "X")
 
 
@@ -121,11 +125,12 @@ def power_spectrum_distance(X_true, X_gen, *, smoothing_sigma=20, segment_length
     >>> round(power_spectrum_distance(np.sin(t / 5.0), np.sin(t / 50.0)), 2)  # peaks 115 bins apart
     0.97
     """
+    smoothing_sigma = check_nonnegative_float(smoothing_sigma, "smoothing_sigma")
     a, b = check_pair(X_true, X_gen, min_length=4)
     if segment_length is None:
         length = int(min(a.lengths.min(), b.lengths.min()))
     else:
-        length = int(segment_length)
+        length = check_positive_int(segment_length, "segment_length")
         if length < 4 or length > min(a.lengths.max(), b.lengths.max()):
             raise ValueError(
                 f"segment_length={segment_length} must be >= 4 and no longer than the longest trial of "

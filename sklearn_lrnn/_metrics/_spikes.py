@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_counts
+from ._checks import check_counts, check_positive_float
 
 __all__ = ["mean_rates", "isi_distribution", "isi_cv", "pairwise_correlations", "spike_statistics_distance"]
 
@@ -36,8 +36,8 @@ def mean_rates(counts, *, dt=1.0):
 
 
 def _check_dt(dt):
-    if not np.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be a positive bin width; got {dt!r}.")
+    """dt: a finite bin width > 0."""
+    return check_positive_float(dt, "dt")
 
 
 def isi_distribution(counts, *, dt=1.0):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ._teachers import _oscillator_teacher, simulate_teacher
+from .._validation import check_nonnegative_float, check_nonnegative_int, check_numeric, check_positive_int, check_real
+from ._teachers import _check_sizes, _oscillator_teacher, simulate_teacher
 
 __all__ = ["make_poisson_teacher", "make_ring_teacher", "ring_inputs"]
 
@@ -58,8 +59,10 @@ def make_poisson_teacher(n_trials: int = 400, n_timesteps: int = 200, *, n_units
     >>> data.X.shape, bool((data.X >= 0).all())
     ((3, 50, 40), True)
     """
-    if n_trials < 1 or n_timesteps < 1 or n_units < 4:
-        raise ValueError("n_trials and n_timesteps must be >= 1 and n_units >= 4.")
+    _check_sizes(4, n_trials=n_trials, n_timesteps=n_timesteps, n_units=n_units)
+    noise_std = check_nonnegative_float(noise_std, "noise_std")
+    gain, offset = check_real(gain, "gain"), check_real(offset, "offset")
+    offset_spread = check_nonnegative_float(offset_spread, "offset_spread")
     rng = check_random_state(random_state)
     teacher = _oscillator_teacher(n_units, rng)
     offsets = np.full(n_units, float(offset))
@@ -110,9 +113,9 @@ def _ring_teacher(n_units: int, rng: np.random.RandomState, input_gain: float) -
 def ring_inputs(target_angles, n_timesteps: int, *, onset: int = 25, duration: int = 25) -> np.ndarray:
     """Input sequences of the reach task: (cos, sin) of each trial's target angle from ``onset`` for
     ``duration`` steps, zero elsewhere. Returns an array (n_trials, n_timesteps, 2)."""
-    a = np.asarray(target_angles, dtype=float).reshape(-1)
-    if onset < 0 or duration < 0:
-        raise ValueError("onset and duration must be non-negative.")
+    a = check_numeric(target_angles, "target_angles").reshape(-1)
+    n_timesteps = check_positive_int(n_timesteps, "n_timesteps")
+    onset, duration = check_nonnegative_int(onset, "onset"), check_nonnegative_int(duration, "duration")
     u = np.zeros((len(a), n_timesteps, 2))
     u[:, onset: onset + duration] = np.stack([np.cos(a), np.sin(a)], 1)[:, None]
     return u
@@ -158,8 +161,12 @@ def make_ring_teacher(n_trials: int = 800, n_timesteps: int = 250, *, n_units: i
     >>> data.X.shape, data.u.shape
     ((4, 80, 60), (4, 80, 2))
     """
-    if n_trials < 1 or n_timesteps < 1 or n_units < 16 or n_targets < 1:
-        raise ValueError("n_trials and n_timesteps must be >= 1, n_units >= 16 and n_targets >= 1.")
+    _check_sizes(16, n_trials=n_trials, n_timesteps=n_timesteps, n_units=n_units, n_targets=n_targets)
+    noise_std = check_nonnegative_float(noise_std, "noise_std")
+    obs_noise_std = check_nonnegative_float(obs_noise_std, "obs_noise_std")
+    input_onset = check_nonnegative_int(input_onset, "input_onset")
+    input_duration = check_nonnegative_int(input_duration, "input_duration")
+    input_gain = check_real(input_gain, "input_gain")
     rng = check_random_state(random_state)
     teacher = _ring_teacher(n_units, rng, input_gain)
     teacher.update(noise_std=noise_std, obs_noise_std=obs_noise_std)

@@ -15,6 +15,8 @@ import numpy as np
 from scipy.integrate import odeint
 from sklearn.utils import check_random_state
 
+from .._validation import check_nonnegative_float, check_positive_float, check_real
+
 __all__ = ["make_lorenz63", "make_lorenz96", "make_addition_problem", "make_multiplication_problem"]
 
 
@@ -25,13 +27,7 @@ def _check_positive_int(value, name, minimum=1):
 
 
 def _check_nonneg_float(value, name):
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a non-negative number; got {value!r}.") from exc
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number; got {value!r}.")
-    return value
+    return check_nonnegative_float(value, name)
 
 
 def _integrate(rhs, x0, n_samples, dt, burn_in):
@@ -105,9 +101,8 @@ def make_lorenz63(
     n_samples = _check_positive_int(n_samples, "n_samples", 2)
     burn_in = _check_positive_int(burn_in, "burn_in", 0)
     noise = _check_nonneg_float(noise, "noise")
-    dt = _check_nonneg_float(dt, "dt")
-    if dt == 0:
-        raise ValueError("dt must be positive.")
+    dt = check_positive_float(dt, "dt")
+    sigma, rho, beta = (check_real(v, k) for k, v in (("sigma", sigma), ("rho", rho), ("beta", beta)))
     rng = check_random_state(random_state)
 
     def rhs(_t, s):
@@ -173,11 +168,9 @@ def make_lorenz96(
     n_dims = _check_positive_int(n_dims, "n_dims", 4)
     burn_in = _check_positive_int(burn_in, "burn_in", 0)
     noise = _check_nonneg_float(noise, "noise")
-    dt = _check_nonneg_float(dt, "dt")
-    if dt == 0:
-        raise ValueError("dt must be positive.")
+    dt = check_positive_float(dt, "dt")
     rng = check_random_state(random_state)
-    F = float(forcing)
+    F = check_real(forcing, "forcing")
 
     def rhs(_t, x):
         return (np.roll(x, -1) - np.roll(x, 2)) * np.roll(x, 1) - x + F

@@ -14,6 +14,16 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
+from .._validation import check_nonnegative_float, check_numeric, check_positive_int
+
+
+def _check_sizes(n_units_min, **sizes):
+    """Positive-int sizes; ``n_units`` at least ``n_units_min``."""
+    out = {k: check_positive_int(v, k) for k, v in sizes.items()}
+    if "n_units" in out and out["n_units"] < n_units_min:
+        raise ValueError(f"n_units must be >= {n_units_min}; got {out['n_units']}.")
+    return out
+
 __all__ = ["make_low_rank_teacher", "simulate_teacher"]
 
 
@@ -33,10 +43,23 @@ def _oscillator_teacher(n_units: int, rng: np.random.RandomState) -> dict:
 def simulate_teacher(teacher: dict, n_trials: int, n_timesteps: int, *, noise_std: float, obs_noise_std: float,
                      z0=None, inputs=None, random_state=None):
     """Simulate a latent-form teacher; returns observations (n_trials, T, N) and latents (n_trials, T, R)."""
+    _check_sizes(1, n_trials=n_trials, n_timesteps=n_timesteps)
+    noise_std = check_nonnegative_float(noise_std, "noise_std")
+    obs_noise_std = check_nonnegative_float(obs_noise_std, "obs_noise_std")
+    missing = {"left_vectors", "right_vectors", "bias", "decay"} - set(teacher)
+    if missing:
+        raise ValueError(f"teacher lacks {sorted(missing)}; pass the dict of a make_*_teacher data set (data.teacher).")
     rng = check_random_state(random_state)
     U, V, h, a = teacher["left_vectors"], teacher["right_vectors"], teacher["bias"], teacher["decay"]
     R = U.shape[1]
-    z = np.zeros((n_trials, R)) if z0 is None else np.array(z0, dtype=float)
+    z = np.zeros((n_trials, R)) if z0 is None else check_numeric(z0, "z0").copy()
+    if z.shape not in ((R,), (n_trials, R)):
+        raise ValueError(f"z0 must have shape ({R},) or (n_trials, {R}) = ({n_trials}, {R}); got {z.shape}.")
+    if inputs is not None:
+        inputs = check_numeric(inputs, "inputs")
+        if inputs.ndim != 3 or inputs.shape[:2] != (n_trials, n_timesteps):
+            raise ValueError(f"inputs must have shape (n_trials, n_timesteps, n_inputs) = ({n_trials}, {n_timesteps}, "
+                             f"n_inputs); got {inputs.shape}.")
     Z = np.empty((n_trials, n_timesteps, R))
     for t in range(n_timesteps):
         if t > 0:
@@ -79,8 +102,9 @@ def make_low_rank_teacher(n_trials: int = 200, n_timesteps: int = 75, *, n_units
     >>> data.X.shape, data.Z.shape
     ((4, 30, 20), (4, 30, 2))
     """
-    if n_trials < 1 or n_timesteps < 1 or n_units < 4:
-        raise ValueError("n_trials and n_timesteps must be >= 1 and n_units >= 4.")
+    _check_sizes(4, n_trials=n_trials, n_timesteps=n_timesteps, n_units=n_units)
+    noise_std = check_nonnegative_float(noise_std, "noise_std")
+    obs_noise_std = check_nonnegative_float(obs_noise_std, "obs_noise_std")
     rng = check_random_state(random_state)
     teacher = _oscillator_teacher(n_units, rng)
     teacher.update(noise_std=noise_std, obs_noise_std=obs_noise_std)
@@ -96,7 +120,9 @@ def make_low_rank_teacher(n_trials: int = 200, n_timesteps: int = 75, *, n_units
 def dominant_period(signal) -> float:
     """Period (in steps) of the strongest non-zero frequency of a 1-D signal, by FFT peak with
     parabolic interpolation."""
-    s = np.asarray(signal, dtype=float)
+    s = check_numeric(signal, "signal")
+    if s.ndim != 1 or len(s) < 4:
+        raise ValueError(f"signal must be 1-D with at least 4 samples; got shape {s.shape}.")
     s = s - s.mean()
     n = len(s) * 8  # zero-padding for a finer frequency grid
     power = np.abs(np.fft.rfft(s * np.hanning(len(s)), n)) ** 2
