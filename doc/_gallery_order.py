@@ -12,6 +12,7 @@ ORDER = [
     "plot_inputs.py",
     "plot_fixed_points.py",
     "plot_grid_search.py",
+    "plot_linear_baseline.py",
     "plot_lorenz.py",
 ]
 

@@ -18,9 +18,9 @@ channels D: with P = L L^T the predicted covariance, V = diag(var) and A = C^T V
 
 (Woodbury identity and determinant lemma for S = C P C^T + V); M >= I is well conditioned even when P
 is nearly singular. The covariances do not depend on the data: their recursion runs once for the whole
-batch, then the means need one R x R matmul per step and the log-likelihood terms of all steps are
-computed at once. Everything runs in float64 and is differentiable, so the same quantity trains the
-model (the negative log-likelihood per time bin is the loss) and scores it.
+batch (and stops at its steady state), the means are a parallel prefix scan, and the log-likelihood
+terms of all steps are computed at once. Everything runs in float64 and is differentiable, so the
+same quantity trains the model (the negative log-likelihood per time bin is the loss) and scores it.
 """
 
 from __future__ import annotations
@@ -43,6 +43,24 @@ def _steady(new, old):
     """Whether two consecutive covariance terms agree to a few float64 rounding errors."""
     with torch.no_grad():
         return bool((new - old).abs().max() <= 8 * torch.finfo(new.dtype).eps * new.abs().max())
+
+
+def _affine_scan(F, offsets):
+    """y_0 = offsets_0, y_t = y_{t-1} F_t^T + offsets_t for t >= 1 (F: (T, R, R), offsets: (T, B, R)).
+
+    A parallel prefix scan (Hillis-Steele): ceil(log2 T) rounds of batched products instead of T - 1
+    dependent steps, so the autograd graph has a few dozen nodes, not one per time step. Element t
+    holds the affine map y -> y M_t + O_t from the start to step t; composing it with element t - d
+    gives (M_{t-d} M_t, O_{t-d} M_t + O_t). M_0 = 0, so O_t ends as y_t.
+    """
+    M = torch.cat([torch.zeros_like(F[:1]), F[1:].transpose(1, 2)])
+    O = offsets
+    d = 1
+    while d < len(F):
+        O = torch.cat([O[:d], torch.baddbmm(O[d:], O[:-d], M[d:])])
+        M = torch.cat([M[:d], M[:-d] @ M[d:]])
+        d *= 2
+    return O
 
 
 def kalman_filter(model: StateSpaceModel, x: torch.Tensor, *, mask: torch.Tensor | None = None,
@@ -108,15 +126,11 @@ def kalman_filter(model: StateSpaceModel, x: torch.Tensor, *, mask: torch.Tensor
     logdet = 2 * torch.log(torch.diagonal(Lms, dim1=-2, dim2=-1)).sum(-1)  # log det M_t, (T,)
     gain = Pf @ CtV  # (T, R, D) Kalman gains
     IKC = eye - gain @ C  # (T, R, R)
-    # 2. the means: filt_t = (I - K_t C)(J filt_{t-1} + drive_t) + K_t (x_t - d), one matmul per step
+    # 2. the means: filt_t = (I - K_t C)(J filt_{t-1} + drive_t) + K_t (x_t - d), a linear recursion
     xd = (x - d).transpose(0, 1)  # (T, B, D)
     prior_shift = torch.cat([mu0.unsqueeze(0), drive[:, 1:].transpose(0, 1)])  # (T, B, R)
     offsets = prior_shift @ IKC.transpose(1, 2) + xd @ gain.transpose(1, 2)  # (T, B, R)
-    F = IKC @ J  # (T, R, R)
-    filt = [offsets[0]]
-    for t in range(1, T):
-        filt.append(torch.addmm(offsets[t], filt[-1], F[t].T))
-    filt = torch.stack(filt)  # (T, B, R)
+    filt = _affine_scan(IKC @ J, offsets)  # (T, B, R)
     # 3. every step's log-likelihood at once
     pred = torch.cat([mu0.unsqueeze(0), filt[:-1] @ J.T + prior_shift[1:]])  # (T, B, R)
     r = xd - pred @ C.T
