@@ -204,11 +204,11 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
         "stable", "unstable" or "saddle" for each fixed point.
     fixed_point_eigvals_ : ndarray of shape (n_fixed_points, rank)
         Eigenvalues of the Jacobian at each fixed point.
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (``n_iter_``,)
         Mean training loss (-ELBO per time bin) per epoch.
     validation_loss_curve_ : ndarray
         Held-out loss per epoch (empty without early stopping).
-    learning_rate_curve_ : ndarray of shape (n_iter_,)
+    learning_rate_curve_ : ndarray of shape (``n_iter_``,)
         Learning rate of each epoch.
     n_iter_ : int
         Epochs run (in total over warm starts).

@@ -392,7 +392,8 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
     def _check_param_combinations(self):
         for name in ("gtf_alpha", "tf_interval"):
             if isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be a number or a string option, not a bool; got {getattr(self, name)!r}.")
+                raise ValueError(f"{name} must be a number or a string option, not a bool; got "
+                                 f"{getattr(self, name)!r}.")
         if self.final_learning_rate is not None and self.final_learning_rate > self.learning_rate:
             raise ValueError(f"final_learning_rate={self.final_learning_rate} must not exceed "
                              f"learning_rate={self.learning_rate}.")

@@ -50,11 +50,12 @@ class TrainResult:
 class LearningRateSchedule:
     """How the learning rate moves and when training stops.
 
-    ``"plateau"``: constant ``lr`` until the monitored loss has not improved by ``tol`` for
-    ``patience`` epochs (relative to the best loss when ``relative``), then multiply by ``factor``; once a plateau is met at ``min_lr``, stop
-    (converged). ``"exponential"``: ``lr -> final_lr`` geometrically over ``decay_epochs`` epochs
-    (the published schedule; stops early only if ``patience`` is given). ``"constant"``: fixed
-    ``lr``, stops like "plateau" at its first plateau when ``patience`` is given.
+    ``"plateau"``: constant ``lr`` until the monitored loss has not improved by ``tol`` (relative
+    to the best loss when ``relative``) for ``patience`` epochs, then multiply by ``factor``; once
+    a plateau is met at ``min_lr``, stop (converged). ``"exponential"``: ``lr -> final_lr``
+    geometrically over ``decay_epochs`` epochs (the published schedule; stops early only if
+    ``patience`` is given). ``"constant"``: fixed ``lr``, stops at its first plateau when
+    ``patience`` is given.
     """
 
     kind: str = "plateau"
