@@ -19,9 +19,7 @@ from ._base import resolve_device, torch_generator
 from ._lifecycle import FitProblem, RecurrentEstimator, check_generated as _check_generated
 from ._engine.low_rank import ACTIVATIONS, LowRankTransition
 from ._engine.encoder import PADDINGS, ConvEncoder
-from ._engine.observations import (
-    LINEAR_GAUSSIAN, LINKS, OBSERVATION_NAMES, POISSON_ALL, UNIT_READOUTS, build_observation, inverse_link,
-)
+from ._engine.observations import LINKS, OBSERVATION_MODELS, OBSERVATION_NAMES, DataStats, observation_model
 from ._engine.kalman import kalman_filter
 from ._engine.smc import PROPOSALS, RESAMPLING, StateSpaceModel, run_smc, simulate
 from ._engine.smoothing import SMOOTHERS, smooth
@@ -355,14 +353,16 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
     }
 
     def _check_param_combinations(self):
-        if self.proposal == "optimal" and self.observation not in LINEAR_GAUSSIAN:
+        obs = observation_model(self.observation)
+        if self.proposal == "optimal" and not obs.linear:
+            linear = tuple(name for name, cls in OBSERVATION_MODELS.items() if cls.linear)
             raise ValueError(
-                f"proposal='optimal' needs a linear-Gaussian observation model {LINEAR_GAUSSIAN}; got "
+                f"proposal='optimal' needs a linear-Gaussian observation model {linear}; got "
                 f"observation={self.observation!r}: use 'auto', 'encoder' or 'bootstrap'."
             )
-        if self.observation == "multimodal" and self.poisson_columns is None:
-            raise ValueError("observation='multimodal' needs poisson_columns (indices or a boolean mask of the "
-                             "count columns).")
+        if obs.takes_count_columns and self.poisson_columns is None:
+            raise ValueError(f"observation={self.observation!r} needs poisson_columns (indices or a boolean mask of "
+                             "the count columns).")
         if self.n_units is not None and self.rank > self.n_units:
             raise ValueError(f"rank={self.rank} cannot exceed n_units={self.n_units}: the connectivity m n of "
                              "N units has rank at most N.")
@@ -377,19 +377,19 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
 
     def _exact_likelihood(self):
         """Linear dynamics, linear-Gaussian readout and proposal="auto": the Kalman filter's exact likelihood."""
-        return self.activation == "linear" and self.observation in LINEAR_GAUSSIAN and self.proposal == "auto"
+        return self.activation == "linear" and observation_model(self.observation).linear and self.proposal == "auto"
 
     def _proposal(self):
         if self.proposal == "auto":
-            return "optimal" if self.observation in LINEAR_GAUSSIAN else "encoder"
+            return "optimal" if observation_model(self.observation).linear else "encoder"
         return self.proposal
 
     def _poisson_mask(self, n_features):
-        """Boolean mask of the Poisson (count) columns."""
-        if self.observation in POISSON_ALL:
-            return np.ones(n_features, dtype=bool)
-        if self.observation != "multimodal":
-            return np.zeros(n_features, dtype=bool)
+        """Boolean mask of the Poisson (count) columns (the observation model's, from ``poisson_columns`` where it
+        takes them)."""
+        obs = observation_model(self.observation)
+        if not obs.takes_count_columns:
+            return obs.count_mask(n_features).numpy()
         cols = np.asarray(self.poisson_columns)
         if cols.dtype == bool:
             if cols.shape != (n_features,):
@@ -404,10 +404,7 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
                 raise ValueError(f"poisson_columns has indices outside [0, {n_features}); got {cols.tolist()}.")
             mask = np.zeros(n_features, dtype=bool)
             mask[cols] = True
-        if mask.all() or not mask.any():
-            raise ValueError("observation='multimodal' needs some, but not all, columns in poisson_columns; use "
-                             "'poisson' or 'gaussian' for a single modality.")
-        return mask
+        return obs.count_mask(n_features, mask).numpy()
 
     def _check_counts(self, seq: Sequences, name="X"):
         mask = self._poisson_mask(seq.n_features)
@@ -459,7 +456,8 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
     # ------------------------------------------------------------------ model construction
     def _build(self, n_features, n_inputs, *, data=None, generator=None):
         n_units = self.n_units or n_features
-        if self.observation in UNIT_READOUTS and n_units != n_features:
+        obs_model = observation_model(self.observation)
+        if obs_model.per_unit and n_units != n_features:
             raise ValueError(
                 f"observation={self.observation!r} reads one channel per unit, so n_units must equal the number "
                 f"of features ({n_features}); got n_units={n_units}."
@@ -471,8 +469,8 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
             train_init_cov=self.train_noise, learn_init_mean=self.learn_initial_mean,
             input_filter=self.input_filter, generator=generator,
         )
-        observation = build_observation(
-            self.observation, self.rank, n_features, link=self.link, poisson_mask=self._poisson_mask(n_features),
+        observation = obs_model.build(
+            self.rank, n_features, link=self.link, count_mask=self._poisson_mask(n_features),
             noise_std=self.observation_noise_std or 0.1, generator=generator,
         )
         encoder = None
@@ -524,47 +522,13 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
             noise_std = np.clip(np.sqrt(innov_var), 1e-3, 10)
         else:
             noise_std = np.full(R, float(self.noise_std))
-        tr, obs = model.transition, model.observation
+        tr = model.transition
         f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-        name = self.observation
-
-        def set_noise(noise, var):
-            noise.log_std.copy_(f32(0.5 * np.log(var)).reshape(noise.log_std.shape)
-                                if noise.kind != "scalar" else f32([0.5 * np.log(var.mean())]))
-
-        def poisson_start(cols):
-            # bias at the mean count; gain 1 / g'(bias) so that rates move like the data's PCA directions
-            bias = inverse_link(mean[cols], self.link)
-            slope = torch.sigmoid(bias) if self.link == "softplus" else bias.exp()
-            return bias, 1.0 / slope.clamp_min(1e-2)
 
         with torch.no_grad():
-            if name in UNIT_READOUTS:
-                tr.mT.copy_(f32(V.T))
-            if name == "gaussian":
-                obs.B.copy_(f32(V))
-            if name in ("gaussian", "gaussian_currents"):
-                obs.b.copy_(f32(mean))
-                set_noise(obs.noise, obs_var)
-            elif name == "gaussian_rates":
-                obs.readout.bias.copy_(f32(mean))
-                set_noise(obs.noise, obs_var)
-            elif name == "poisson":
-                bias, gain = poisson_start(slice(None))
-                obs.readout.b.copy_(bias)
-                obs.readout.B.copy_(f32(V) * gain.unsqueeze(1))
-            elif name in ("poisson_currents", "poisson_rates"):
-                bias, gain = poisson_start(slice(None))
-                obs.readout.bias.copy_(bias)
-                obs.readout.gain.copy_(gain)
-            elif name == "multimodal":
-                pm = self._poisson_mask(D)
-                obs.gaussian.B.copy_(f32(V[~pm]))
-                obs.gaussian.b.copy_(f32(mean[~pm]))
-                set_noise(obs.gaussian.noise, obs_var[~pm])
-                bias, gain = poisson_start(pm)
-                obs.poisson.readout.b.copy_(bias)
-                obs.poisson.readout.B.copy_(f32(V[pm]) * gain.unsqueeze(1))
+            # the observation model starts itself (readout, offsets, noise; m for readouts of the units)
+            model.observation.init_from_data(
+                DataStats(torch.as_tensor(mean), torch.as_tensor(V), torch.as_tensor(obs_var)), tr)
             # untrained input weights would inject large random currents at every input onset, which the
             # first epochs then explain as noise: start them small and let the data grow them
             tr.input_weights.mul_(0.1)
@@ -756,7 +720,7 @@ or (n_timesteps, n_features)
         return sample, self.batches_per_epoch or max(1, math.ceil(n / B))
 
     def _set_fitted_parameters(self, model):
-        tr, obs = model.transition, model.observation
+        tr = model.transition
         with torch.no_grad():
             self.left_vectors_ = _np(tr.m)
             self.right_vectors_ = _np(tr.n)
@@ -766,29 +730,11 @@ or (n_timesteps, n_features)
             self.noise_cov_ = _np(tr.noise.matrix())
             self.initial_mean_ = _np(tr.init_mean)
             self.initial_cov_ = _np(tr.init_cov.matrix())
-            for attr in ("observation_gain_", "observation_bias_"):
-                self.__dict__.pop(attr, None)
-            D = self.n_features_in_
-            if getattr(obs, "linear", False):
-                C, d, var = obs.linear_gaussian(tr)
-            elif self.observation == "multimodal":
-                pm = torch.as_tensor(self._poisson_mask(D))
-                C, d = torch.empty(D, self.rank), torch.empty(D)
-                var = torch.full((D,), float("nan"))
-                C[~pm], d[~pm], var[~pm] = obs.gaussian.B, obs.gaussian.b, obs.gaussian.noise.variance()
-                C[pm], d[pm] = obs.poisson.readout.B, obs.poisson.readout.b
-            else:
-                ro = obs.readout
-                var = obs.noise.variance() if hasattr(obs, "noise") else torch.full((D,), float("nan"))
-                if hasattr(ro, "B"):
-                    C, d = ro.B, ro.b
-                else:
-                    C, d = tr.m, ro.bias
-                    self.observation_gain_ = _np(ro.gain)
-                    self.observation_bias_ = _np(ro.bias)
-            self.observation_matrix_ = _np(C)
-            self.observation_offset_ = _np(d)
-            self.observation_noise_var_ = _np(var)
+            # the readout's attributes are the observation model's to name (a refit may change the model)
+            for attr in [a for a in vars(self) if a.startswith("observation_") and a.endswith("_")]:
+                del self.__dict__[attr]
+            for attr, value in model.observation.export(tr).items():
+                setattr(self, attr, value)
 
     def _dynamics_map(self):
         from .dynamics import build_map

@@ -1,12 +1,20 @@
-"""Observation models p(x_t | z_t).
+"""Observation models p(x_t | z_t), one object per model behind one protocol (``ObservationModel``).
 
-Linear-Gaussian models expose ``linear_gaussian()`` -> (C, d, var) so that the SMC engine can use the
-optimal proposal; every model exposes ``log_prob(x, z)``, ``mean(z)`` and ``sample(z, generator)``.
+Each model owns its knowledge: its parameters, how it is built from the estimator's settings
+(``build``), which columns hold counts (``count_mask``), how it starts from statistics of the data
+(``init_from_data``), its likelihood (``log_prob``, and ``prepare`` for the SMC loop), its mean and
+samples, and the fitted NumPy attributes it exports (``export``). ``register(name)`` files a class under
+the name the estimator's ``observation=`` parameter takes; the estimator only asks the registry
+(``observation_model(name)``), so adding an observation model touches this file (plus its tests).
+
+Linear-Gaussian models (``linear = True``) also expose ``linear_gaussian()`` -> (C, d, var), so that the
+SMC engine can use the optimal proposal and the Kalman filter the exact likelihood.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -14,7 +22,130 @@ from torch import nn
 from .covariance import Covariance
 
 
-class GaussianAffine(nn.Module):
+# --------------------------------------------------------------------------- the protocol
+@dataclass
+class DataStats:
+    """Statistics of the training data an observation model starts from (tensors, float64 for NumPy data).
+
+    ``mean`` (D,): each channel's mean; ``components`` (D, R): the top principal directions of the
+    centred data (zero columns where the data have fewer than R); ``noise_var`` (D,): the starting
+    observation-noise variance (the PCA residual, or the user's fixed value).
+    """
+
+    mean: torch.Tensor
+    components: torch.Tensor
+    noise_var: torch.Tensor
+
+    def select(self, idx: torch.Tensor) -> DataStats:
+        """The statistics of channels ``idx`` (for models made of blocks of channels)."""
+        return DataStats(self.mean[idx], self.components[idx], self.noise_var[idx])
+
+
+class ObservationModel(nn.Module):
+    """The protocol every observation model follows (see the module docstring).
+
+    Class attributes the estimator reads before building a model:
+
+    ``linear``: x = C z + d + Gaussian noise (optimal proposal, exact Kalman likelihood).
+    ``per_unit``: one channel per network unit (``n_units`` must equal the number of channels).
+    ``uses_current``: the mean depends on the input current W_u v_t, passed as ``current``.
+    ``takes_count_columns``: needs the estimator's column mask (``poisson_columns``).
+    """
+
+    name = ""  # set by ``register``
+    linear = False
+    per_unit = False
+    uses_current = False
+    takes_count_columns = False
+
+    @classmethod
+    def build(cls, rank: int, n_features: int, *, link="softplus", count_mask=None, noise_std=0.1,
+              generator=None) -> ObservationModel:
+        """A fresh model for ``n_features`` channels and latent dimension ``rank``."""
+        raise NotImplementedError
+
+    @classmethod
+    def count_mask(cls, n_features: int, columns=None) -> torch.Tensor:
+        """Boolean (n_features,) mask of the channels that must hold non-negative integer counts.
+
+        ``columns`` is the estimator's mask of count columns (models with ``takes_count_columns``)."""
+        return torch.zeros(n_features, dtype=torch.bool)
+
+    def init_from_data(self, stats: DataStats, transition) -> None:
+        """Start the parameters (under ``torch.no_grad``) from ``stats``; may set the transition's ``m``."""
+        raise NotImplementedError
+
+    def mean(self, z, transition, current=None):
+        """E[x | z] (..., D)."""
+        raise NotImplementedError
+
+    def log_prob(self, x, z, transition, current=None):
+        """log p(x | z), summed over the channels."""
+        raise NotImplementedError
+
+    def sample(self, z, transition, generator=None, current=None):
+        """x ~ p(x | z)."""
+        raise NotImplementedError
+
+    def prepare(self, x, transition):
+        """(step, const) for the SMC loop: ``step(t, z, current)`` -> log p(x_t | z) - const[:, t].
+
+        ``const`` (B, T) is the particle-independent part (None: nothing split off), computed once per
+        forward pass; models override this to hoist data-only work out of the time loop."""
+
+        def step(t, z, current=None):
+            return self.log_prob(x[:, t].unsqueeze(1), z, transition)
+
+        return step, None
+
+    def export(self, transition) -> dict:
+        """The fitted attributes as NumPy arrays: ``observation_matrix_``, ``observation_offset_``,
+        ``observation_noise_var_`` and whatever else the model has (e.g. ``observation_gain_``)."""
+        raise NotImplementedError
+
+
+OBSERVATION_MODELS: dict[str, type[ObservationModel]] = {}
+
+
+def register(name: str):
+    """Class decorator: file an observation model under ``name`` (the estimator's ``observation=``)."""
+
+    def deco(cls):
+        if name in OBSERVATION_MODELS:
+            raise ValueError(f"an observation model is already registered as {name!r}.")
+        cls.name = name
+        OBSERVATION_MODELS[name] = cls
+        return cls
+
+    return deco
+
+
+def observation_model(name: str) -> type[ObservationModel]:
+    """The class registered as ``name``."""
+    try:
+        return OBSERVATION_MODELS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"observation must be one of {tuple(OBSERVATION_MODELS)}; got {name!r}.") from None
+
+
+def _numpy(t: torch.Tensor):
+    """A float64 NumPy copy (fitted attributes are stored as NumPy, so pickles load anywhere)."""
+    return t.detach().cpu().double().numpy().copy()
+
+
+def _affine_export(C, d, var) -> dict:
+    return {"observation_matrix_": _numpy(C), "observation_offset_": _numpy(d), "observation_noise_var_": _numpy(var)}
+
+
+def _start_noise(noise: Covariance, var: torch.Tensor):
+    """Observation noise at the variances ``var`` (their mean for a scalar covariance)."""
+    log_std = 0.5 * var.log() if noise.kind != "scalar" else (0.5 * var.mean().log()).reshape(1)
+    noise.log_std.copy_(log_std.float().reshape(noise.log_std.shape))
+
+
+# --------------------------------------------------------------------------- linear-Gaussian models
+@register("gaussian")
+class GaussianAffine(ObservationModel):
     """x_t ~ N(B z_t + b, diag sigma_x^2)."""
 
     linear = True
@@ -26,23 +157,37 @@ class GaussianAffine(nn.Module):
         self.b = nn.Parameter(torch.zeros(n_features) if offset is None else torch.as_tensor(offset).float())
         self.noise = Covariance(n_features, noise_kind if noise_kind != "full" else "diag", noise_std, train_noise)
 
+    @classmethod
+    def build(cls, rank, n_features, *, link="softplus", count_mask=None, noise_std=0.1, generator=None):
+        return cls(rank, n_features, noise_std=noise_std, generator=generator)
+
     def linear_gaussian(self, transition):
         return self.B, self.b, self.noise.variance()
 
-    def mean(self, z, transition):
+    def init_from_data(self, stats, transition):
+        # the readout at the data's top principal directions, the offset at the mean
+        self.B.copy_(stats.components.float())
+        self.b.copy_(stats.mean.float())
+        _start_noise(self.noise, stats.noise_var)
+
+    def mean(self, z, transition, current=None):
         return z @ self.B.T + self.b
 
-    def log_prob(self, x, z, transition):
+    def log_prob(self, x, z, transition, current=None):
         var = self.noise.variance()
         r = x - self.mean(z, transition)
         return -0.5 * ((r * r) / var).sum(-1) - 0.5 * (var.log().sum() + x.shape[-1] * math.log(2 * math.pi))
 
-    def sample(self, z, transition, generator=None):
+    def sample(self, z, transition, generator=None, current=None):
         mu = self.mean(z, transition)
         return mu + torch.randn(mu.shape, generator=generator, device=mu.device) * self.noise.std()
 
+    def export(self, transition):
+        return _affine_export(*self.linear_gaussian(transition))
 
-class GaussianCurrents(nn.Module):
+
+@register("gaussian_currents")
+class GaussianCurrents(ObservationModel):
     """One-to-one readout of the units' currents: x_t ~ N(m z_t + b, diag sigma_x^2), one channel per unit.
 
     Sharing ``m`` between dynamics and readout pins the units' scale, so the noise in unit space
@@ -50,6 +195,7 @@ class GaussianCurrents(nn.Module):
     """
 
     linear = True
+    per_unit = True
 
     def __init__(self, rank: int, n_features: int, *, noise_kind="diag", noise_std=0.1, train_noise=True,
                  generator=None, offset=None):
@@ -57,21 +203,28 @@ class GaussianCurrents(nn.Module):
         self.b = nn.Parameter(torch.zeros(n_features) if offset is None else torch.as_tensor(offset).float())
         self.noise = Covariance(n_features, noise_kind if noise_kind != "full" else "diag", noise_std, train_noise)
 
+    @classmethod
+    def build(cls, rank, n_features, *, link="softplus", count_mask=None, noise_std=0.1, generator=None):
+        return cls(rank, n_features, noise_std=noise_std, generator=generator)
+
     def linear_gaussian(self, transition):
         return transition.m, self.b, self.noise.variance()
 
-    def mean(self, z, transition):
+    def init_from_data(self, stats, transition):
+        transition.mT.copy_(stats.components.T.float())  # the units' left vectors m at the PCA directions
+        self.b.copy_(stats.mean.float())
+        _start_noise(self.noise, stats.noise_var)
+
+    def mean(self, z, transition, current=None):
         return z @ transition.mT + self.b
 
     log_prob = GaussianAffine.log_prob
     sample = GaussianAffine.sample
-
-
-OBSERVATIONS = {"gaussian": GaussianAffine, "gaussian_currents": GaussianCurrents}
+    export = GaussianAffine.export
 
 
 # --------------------------------------------------------------------------- non-linear observation models
-# They expose ``prepare(x, transition)`` -> (step, const): ``step(t, z, current)`` gives log p(x_t | z)
+# They override ``prepare(x, transition)`` -> (step, const): ``step(t, z, current)`` gives log p(x_t | z)
 # up to the particle-independent ``const`` (B, T) (e.g. -log x! for Poisson), so the SMC loop does the
 # data-only work once per forward pass. ``current`` (B, 1, N) is the input current W_u v_t, used by the
 # one-to-one readouts of the units (None without inputs).
@@ -102,6 +255,13 @@ def poisson_log_prob(x: torch.Tensor, pre: torch.Tensor, link: str) -> torch.Ten
     return (x * torch.log(rate + 1e-8) - rate).sum(-1)
 
 
+def _poisson_start(mean_counts, link: str):
+    """Bias at the mean count; gain 1 / g'(bias), so that rates move like the data's PCA directions."""
+    bias = inverse_link(mean_counts, link)
+    slope = torch.sigmoid(bias) if link == "softplus" else bias.exp()
+    return bias, 1.0 / slope.clamp_min(1e-2)
+
+
 class AffineReadout(nn.Module):
     """pre_t = B z_t + b (free readout matrix)."""
 
@@ -114,6 +274,14 @@ class AffineReadout(nn.Module):
 
     def forward(self, z, transition, current=None):
         return z @ self.B.T + self.b
+
+    def init_from_data(self, stats, transition, bias, gain):
+        """b at ``bias``, B at the PCA directions scaled per channel by ``gain``."""
+        self.b.copy_(bias)
+        self.B.copy_(stats.components.float() * gain.unsqueeze(1))
+
+    def export(self, transition):
+        return {"observation_matrix_": _numpy(self.B), "observation_offset_": _numpy(self.b)}
 
 
 class UnitReadout(nn.Module):
@@ -142,11 +310,20 @@ class UnitReadout(nn.Module):
             s = activate(s, transition.h, transition.activation)
         return s * self.gain + self.bias
 
+    def init_from_data(self, stats, transition, bias, gain):
+        """m at the PCA directions, the channels' bias and gain at ``bias`` and ``gain``."""
+        transition.mT.copy_(stats.components.T.float())
+        self.bias.copy_(bias)
+        self.gain.copy_(gain)
 
-class Poisson(nn.Module):
+    def export(self, transition):
+        # the readout of unit currents is m z + bias (times the gain)
+        return {"observation_matrix_": _numpy(transition.m), "observation_offset_": _numpy(self.bias),
+                "observation_gain_": _numpy(self.gain), "observation_bias_": _numpy(self.bias)}
+
+
+class Poisson(ObservationModel):
     """counts_t ~ Poisson(g(readout(z_t))), g = softplus or exp, channels independent given z_t."""
-
-    linear = False
 
     def __init__(self, readout: nn.Module, link: str = "softplus"):
         super().__init__()
@@ -157,6 +334,14 @@ class Poisson(nn.Module):
     @property
     def uses_current(self):
         return self.readout.uses_current
+
+    @classmethod
+    def count_mask(cls, n_features, columns=None):
+        return torch.ones(n_features, dtype=torch.bool)
+
+    def init_from_data(self, stats, transition):
+        bias, gain = _poisson_start(stats.mean, self.link)
+        self.readout.init_from_data(stats, transition, bias, gain)
 
     def mean(self, z, transition, current=None):
         return link_rate(self.readout(z, transition, current), self.link)
@@ -176,17 +361,32 @@ class Poisson(nn.Module):
     def sample(self, z, transition, generator=None, current=None):
         return torch.poisson(self.mean(z, transition, current), generator=generator)
 
+    def export(self, transition):
+        out = self.readout.export(transition)
+        out["observation_noise_var_"] = _numpy(torch.full(out["observation_offset_"].shape, float("nan")))  # no noise
+        return out
 
-class GaussianUnits(nn.Module):
+
+@register("gaussian_rates")
+class GaussianUnits(ObservationModel):
     """x_t ~ N(gain * s_t + bias, diag sigma_x^2), s the units' rates phi(m z + W_u v; h) (non-linear in z)."""
 
-    linear = False
+    per_unit = True
     uses_current = True
 
     def __init__(self, n_features: int, kind: str = "rates", *, noise_kind="diag", noise_std=0.1, train_noise=True):
         super().__init__()
         self.readout = UnitReadout(n_features, kind)
         self.noise = Covariance(n_features, noise_kind if noise_kind != "full" else "diag", noise_std, train_noise)
+
+    @classmethod
+    def build(cls, rank, n_features, *, link="softplus", count_mask=None, noise_std=0.1, generator=None):
+        return cls(n_features, "rates", noise_std=noise_std)
+
+    def init_from_data(self, stats, transition):
+        transition.mT.copy_(stats.components.T.float())
+        self.readout.bias.copy_(stats.mean.float())
+        _start_noise(self.noise, stats.noise_var)
 
     def mean(self, z, transition, current=None):
         return self.readout(z, transition, current)
@@ -209,25 +409,56 @@ class GaussianUnits(nn.Module):
         mu = self.mean(z, transition, current)
         return mu + torch.randn(mu.shape, generator=generator, device=mu.device) * self.noise.std()
 
+    def export(self, transition):
+        out = self.readout.export(transition)
+        out["observation_noise_var_"] = _numpy(self.noise.variance())
+        return out
+
 
 def _gauss_ll(x, mu, var):
     r = x - mu
     return -0.5 * ((r * r) / var).sum(-1) - 0.5 * (var.log().sum() + x.shape[-1] * math.log(2 * math.pi))
 
 
-class Multimodal(nn.Module):
+@register("poisson")
+class PoissonAffine(Poisson):
+    """Spike counts through a free affine readout: counts_t ~ Poisson(g(B z_t + b))."""
+
+    @classmethod
+    def build(cls, rank, n_features, *, link="softplus", count_mask=None, noise_std=0.1, generator=None):
+        return cls(AffineReadout(rank, n_features, generator=generator), link)
+
+
+@register("poisson_currents")
+class PoissonCurrents(Poisson):
+    """One channel per unit: counts_t ~ Poisson(g(gain * (m z_t + W_u v_t) + bias))."""
+
+    per_unit = True
+    readout_kind = "currents"
+
+    @classmethod
+    def build(cls, rank, n_features, *, link="softplus", count_mask=None, noise_std=0.1, generator=None):
+        return cls(UnitReadout(n_features, cls.readout_kind), link)
+
+
+@register("poisson_rates")
+class PoissonRates(PoissonCurrents):
+    """One channel per unit: counts_t ~ Poisson(g(gain * phi(m z_t + W_u v_t; h) + bias))."""
+
+    readout_kind = "rates"
+
+
+@register("multimodal")
+class Multimodal(ObservationModel):
     """Gaussian and Poisson channels in one model: a column mask splits x into a Gaussian block
     N(B_g z + b_g, diag sigma^2) and a Poisson block Poisson(g(B_p z + b_p)); log p is the sum of the two."""
 
-    linear = False
-    uses_current = False
+    takes_count_columns = True
 
     def __init__(self, rank: int, n_features: int, poisson_mask, *, link="softplus", noise_kind="diag",
                  noise_std=0.1, train_noise=True, generator=None):
         super().__init__()
-        mask = torch.as_tensor(poisson_mask, dtype=torch.bool)
-        if mask.shape != (n_features,) or mask.all() or not mask.any():
-            raise ValueError("the Poisson column mask must mark some, but not all, of the channels.")
+        mask = self.count_mask(n_features, poisson_mask)
         self.register_buffer("poisson_idx", torch.nonzero(mask).squeeze(1))
         self.register_buffer("gauss_idx", torch.nonzero(~mask).squeeze(1))
         n_p, n_g = int(mask.sum()), int((~mask).sum())
@@ -235,6 +466,22 @@ class Multimodal(nn.Module):
                                        train_noise=train_noise, generator=generator)
         self.poisson = Poisson(AffineReadout(rank, n_p, generator=generator), link)
         self.n_features = n_features
+
+    @classmethod
+    def build(cls, rank, n_features, *, link="softplus", count_mask=None, noise_std=0.1, generator=None):
+        return cls(rank, n_features, count_mask, link=link, noise_std=noise_std, generator=generator)
+
+    @classmethod
+    def count_mask(cls, n_features, columns=None):
+        mask = torch.as_tensor(columns, dtype=torch.bool) if columns is not None else None
+        if mask is None or mask.shape != (n_features,) or mask.all() or not mask.any():
+            raise ValueError("observation='multimodal' needs some, but not all, columns in poisson_columns; use "
+                             "'poisson' or 'gaussian' for a single modality.")
+        return mask
+
+    def init_from_data(self, stats, transition):
+        self.gaussian.init_from_data(stats.select(self.gauss_idx), transition)
+        self.poisson.init_from_data(stats.select(self.poisson_idx), transition)
 
     def _split(self, x):
         return x.index_select(-1, self.gauss_idx), x.index_select(-1, self.poisson_idx)
@@ -269,6 +516,17 @@ class Multimodal(nn.Module):
     def sample(self, z, transition, generator=None, current=None):
         return self._join(self.gaussian.sample(z, transition, generator), self.poisson.sample(z, transition, generator))
 
+    def export(self, transition):
+        # one row per channel: the Gaussian block's B_g, b_g, sigma^2 and the Poisson block's B_p, b_p (NaN noise)
+        g, p = self.gaussian, self.poisson.readout
+        D, R = self.n_features, g.B.shape[1]
+        C, d = torch.empty(D, R), torch.empty(D)
+        var = torch.full((D,), float("nan"))
+        gi, pi = self.gauss_idx.cpu(), self.poisson_idx.cpu()
+        C[gi], d[gi], var[gi] = g.B.detach().cpu(), g.b.detach().cpu(), g.noise.variance().detach().cpu()
+        C[pi], d[pi] = p.B.detach().cpu(), p.b.detach().cpu()
+        return _affine_export(C, d, var)
+
 
 def observation_step(obs: nn.Module, x: torch.Tensor, transition):
     """(step, const) for any observation model: ``step(t, z, current)`` -> log p(x_t | z) - const[:, t]."""
@@ -282,23 +540,10 @@ def observation_step(obs: nn.Module, x: torch.Tensor, transition):
 
 
 def build_observation(name: str, rank: int, n_features: int, *, link="softplus", poisson_mask=None,
-                      noise_std=0.1, generator=None) -> nn.Module:
+                      noise_std=0.1, generator=None) -> ObservationModel:
     """The observation model called ``name`` (the estimator's ``observation`` parameter)."""
-    if name in ("gaussian", "gaussian_currents"):
-        return OBSERVATIONS[name](rank, n_features, noise_std=noise_std, generator=generator)
-    if name == "gaussian_rates":
-        return GaussianUnits(n_features, "rates", noise_std=noise_std)
-    if name == "poisson":
-        return Poisson(AffineReadout(rank, n_features, generator=generator), link)
-    if name in ("poisson_currents", "poisson_rates"):
-        return Poisson(UnitReadout(n_features, name.split("_")[1]), link)
-    if name == "multimodal":
-        return Multimodal(rank, n_features, poisson_mask, link=link, noise_std=noise_std, generator=generator)
-    raise ValueError(f"observation must be one of {OBSERVATION_NAMES}; got {name!r}.")
+    return observation_model(name).build(rank, n_features, link=link, count_mask=poisson_mask, noise_std=noise_std,
+                                         generator=generator)
 
 
-OBSERVATION_NAMES = ("gaussian", "gaussian_currents", "gaussian_rates", "poisson", "poisson_currents",
-                     "poisson_rates", "multimodal")
-LINEAR_GAUSSIAN = ("gaussian", "gaussian_currents")
-POISSON_ALL = ("poisson", "poisson_currents", "poisson_rates")
-UNIT_READOUTS = ("gaussian_currents", "gaussian_rates", "poisson_currents", "poisson_rates")
+OBSERVATION_NAMES = tuple(OBSERVATION_MODELS)
