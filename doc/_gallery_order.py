@@ -9,6 +9,7 @@ import os
 ORDER = [
     "plot_continuous.py",
     "plot_spikes.py",
+    "plot_nwb_spikes.py",
     "plot_inputs.py",
     "plot_fixed_points.py",
     "plot_grid_search.py",

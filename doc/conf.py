@@ -1,5 +1,6 @@
 """Sphinx configuration: numpydoc API reference from the docstrings, a sphinx-gallery of examples."""
 
+import importlib.util
 import os
 import re
 import sys
@@ -54,11 +55,13 @@ html_theme_options = {
     "footer_end": ["sphinx-version", "theme-version"],
 }
 html_sidebars = {"index": [], "theory": [], "benchmarks": []}
+# Examples that need an optional extra are left out of a build without it (the docs extra installs them).
+_IGNORE = [r"demo\.py"] + ([r"plot_nwb_spikes\.py"] if importlib.util.find_spec("pynwb") is None else [])
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"plot_",
-    "ignore_pattern": r"demo\.py",
+    "ignore_pattern": "|".join(_IGNORE),
     "within_subsection_order": "_gallery_order.GalleryOrder",
     "download_all_examples": False,
     "abort_on_example_error": True,

@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("plot_*.py"))
+# examples that need an optional extra beyond the test extra: skipped where it is not installed
+OPTIONAL = {"plot_nwb_spikes": ("pynwb",)}  # extra "nwb"
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs(path, monkeypatch, tmp_path):
+    for module in OPTIONAL.get(path.stem, ()):
+        pytest.importorskip(module, reason=f"{path.name} needs {module} (pip install sklearn_lrnn[nwb])")
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
