@@ -138,8 +138,11 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
         epochs (stops early only with ``early_stopping``). "constant": stops at the first plateau.
     final_learning_rate : float or None, default=None
         Smallest learning rate of "plateau", last one of "exponential" (see above).
-    grad_clip : float or None, default=None
-        Clip the global gradient norm.
+    grad_clip : float or None, default=10.0
+        Clip the global gradient norm. RAdam's first steps are plain momentum steps of the raw
+        gradient, which for Poisson data with the encoder proposal can be in the hundreds and throw a
+        fresh model into a region it never recovers from; the clip leaves Gaussian fits unchanged
+        (measured: noise ratio 1.039 vs 1.039 and 1.36 vs 1.34, same periods and amplitudes).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the trials (or the end of a recording) and monitor the
         held-out loss instead of the training loss; the parameters of the best held-out epoch are kept.
@@ -264,7 +267,7 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
         learning_rate=1e-3,
         learning_rate_schedule="plateau",
         final_learning_rate=None,
-        grad_clip=None,
+        grad_clip=10.0,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=40,

@@ -252,3 +252,19 @@ def test_grid_search_over_rank_with_defaults_selects_the_teachers_rank():
     # rank 2 wins, or rank 3 ties it within the fold spread (it can only add a dimension of noise)
     assert scores[1] > scores[0] and search.best_params_["rank"] in (2, 3), scores
     assert scores[2] - scores[1] < 2 * search.cv_results_["std_test_score"][1] + 1e-3, scores
+
+
+def test_default_poisson_fit_survives_its_first_steps():
+    # RAdam's first steps follow the raw gradient; for spike counts with the encoder proposal it is in
+    # the hundreds, and without the default gradient clip this teacher's fit diverged in epoch 1
+    from sklearn_lrnn.datasets import make_poisson_teacher
+
+    d = make_poisson_teacher(n_trials=20, n_timesteps=100, n_units=20, offset_spread=0.5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = StochasticLowRankRNN(rank=2, observation="poisson", max_iter=5, random_state=0,
+                                   compute_fixed_points=False).fit(d.X)
+    assert np.all(np.isfinite(est.loss_curve_)) and est.loss_curve_[-1] < 2 * est.loss_curve_[0]
+    with pytest.raises(TrainingDiverged):
+        StochasticLowRankRNN(rank=2, observation="poisson", max_iter=5, random_state=0, grad_clip=None,
+                             compute_fixed_points=False).fit(d.X)
