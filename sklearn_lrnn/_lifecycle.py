@@ -26,6 +26,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import ProgressReporter, resolve_device, to_numpy_state, torch_generator
 from ._engine.training import SCHEDULES, LearningRateSchedule, TrainingDiverged, fit_module
@@ -289,6 +290,18 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
         return out
 
     # ------------------------------------------------------------------ dynamics analysis
+    def latent_map(self):
+        """The fitted noise-free latent map (no inputs), for :mod:`sklearn_lrnn.dynamics`.
+
+        Returns
+        -------
+        map : sklearn_lrnn.dynamics.PiecewiseAffineMap or sklearn_lrnn.dynamics.TanhLowRankMap
+            NumPy-only object with ``step`` and ``jacobian`` (and the regions of a piecewise-linear
+            model), which the functions of :mod:`sklearn_lrnn.dynamics` take instead of the estimator.
+        """
+        check_is_fitted(self, "_state")
+        return self._dynamics_map()
+
     def _analyse_dynamics(self):
         """Fixed points (and cycles where the estimator asks) within ``dynamics_budget`` seconds.
 

@@ -105,9 +105,8 @@ def _latent_map(estimator, u):
     from .dynamics import build_map, low_rank_fixed_points, map_fixed_points
 
     check_is_fitted(estimator)
-    attrs = getattr(estimator, "__dict__", {})
-    is_low_rank = "left_vectors_" in attrs
-    if not is_low_rank and "A_" not in attrs:
+    is_low_rank = hasattr(estimator, "left_vectors_")
+    if not is_low_rank and not hasattr(estimator, "A_"):
         raise ValueError(f"{type(estimator).__name__} is not a fitted StochasticLowRankRNN or PLRNNRegressor "
                          "(it has neither left_vectors_ nor A_).")
     if u is None:
@@ -461,9 +460,9 @@ def plot_loss_curve(estimator, *, ax=None):
     """
     check_is_fitted(estimator, "loss_curve_")
     loss = np.asarray(estimator.loss_curve_, dtype=np.float64)
-    if "left_vectors_" in estimator.__dict__:
+    if hasattr(estimator, "left_vectors_"):
         ylabel = "loss (negative ELBO per time bin)"
-    elif "A_" in estimator.__dict__:
+    elif hasattr(estimator, "A_"):
         ylabel = "training loss (MSE + penalties)"
     else:
         ylabel = "training loss"

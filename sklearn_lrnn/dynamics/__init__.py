@@ -95,14 +95,17 @@ def fixed_points(estimator, **kw):
     >>> fixed_points(est).points.tolist()
     [[2.0]]
     """
-    d = getattr(estimator, "__dict__", {})
-    if "left_vectors_" in d and kw.get("method", "exact") not in ("exact", "auto"):
-        return map_fixed_points(build_map(estimator), **kw)
-    if "left_vectors_" in d:
+    pmap = build_map(estimator)  # the estimator hands over its map (latent_map()); no internals read here
+    if isinstance(pmap, TanhLowRankMap):
+        from ._low_rank import tanh_fixed_points
+
         kw.pop("method", None)
-        return low_rank_fixed_points(estimator.left_vectors_, estimator.right_vectors_, estimator.bias_,
-                                     estimator.decay_, getattr(estimator, "activation", "relu"), **kw)
-    pmap = build_map(estimator)
+        return tanh_fixed_points(pmap.m, pmap.n, pmap.h, pmap.a, pmap.c, **kw)
+    if hasattr(estimator, "left_vectors_"):
+        # low-rank networks: the exact search is polynomial in the number of units, so it is the default
+        kw.setdefault("method", "exact")
+        if kw["method"] == "auto":
+            kw["method"] = "exact"
     return map_fixed_points(pmap, **kw)
 
 

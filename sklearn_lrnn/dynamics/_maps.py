@@ -267,8 +267,12 @@ def build_map(model=None, **params):
 
 
 def map_from_estimator(est):
-    """Map of a fitted low-rank RNN (``left_vectors_`` ...) or PLRNN (``A_``, ``W_`` or ``W1_`` ...)."""
-    d = getattr(est, "__dict__", {})
+    """Map of a fitted estimator: the one it hands over (``latent_map()``), or, for plain parameter
+    holders, one built from public attributes (``left_vectors_`` ... of a low-rank RNN; ``A_``, ``W_``
+    or ``W1_`` ... of a PLRNN)."""
+    if callable(getattr(est, "latent_map", None)):
+        return est.latent_map()
+    d = {name: True for name in ("left_vectors_", "A_", "W_", "W1_") if hasattr(est, name)}
     if "left_vectors_" in d:
         activation = getattr(est, "activation", "relu")
         return build_map(left=est.left_vectors_, right=est.right_vectors_, bias=est.bias_,
