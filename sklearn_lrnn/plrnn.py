@@ -201,10 +201,13 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         "constant": stops at the first plateau.
     final_learning_rate : float or None, default=None
         Smallest learning rate of "plateau", last one of "exponential".
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Patience of the stopping rule, in epochs.
-    tol : float, default=1e-3
-        Smallest relative decrease of the monitored loss that counts as an improvement.
+    tol : float, default=1e-4
+        Smallest relative decrease of the monitored loss that counts as an improvement. (Measured on
+        a Halvorsen attractor: tol 1e-3 with patience 10 stopped after 124 epochs with D_stsp 2.8
+        against a data floor of 0.43 (seed 0); tol 1e-4 with patience 20 after 140-190 epochs with
+        0.06-0.07 (seeds 0-2).)
     grad_clip : float or None, default=10.0
         Gradient-norm clipping.
     n_init : int, default=1
@@ -315,8 +318,8 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         learning_rate=1e-3,
         learning_rate_schedule="plateau",
         final_learning_rate=None,
-        n_iter_no_change=10,
-        tol=1e-3,
+        n_iter_no_change=20,
+        tol=1e-4,
         grad_clip=10.0,
         n_init=1,
         n_jobs=None,
