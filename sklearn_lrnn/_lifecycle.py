@@ -88,9 +88,9 @@ class _Restart:
     seconds: float = 0.0
 
 
-def _run_restart(estimator, data, seed, n_epochs, reuse, desc):
+def _run_restart(estimator, data, seed, n_epochs, reuse, partial, desc):
     """Module-level so that joblib (loky, dask) can ship it to workers."""
-    return estimator._train_once(data, seed, n_epochs, reuse, desc)
+    return estimator._train_once(data, seed, n_epochs, reuse, partial, desc)
 
 
 def _numpy_tree(obj):
@@ -211,9 +211,9 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
         descs = [name if n_init == 1 else f"{name} {i + 1}/{n_init}" for i in range(n_init)]
         if n_init > 1 and self.n_jobs not in (None, 1):
             restarts = Parallel(n_jobs=self.n_jobs)(
-                delayed(_run_restart)(self, data, s, n_epochs, reuse, d) for s, d in zip(seeds, descs))
+                delayed(_run_restart)(self, data, s, n_epochs, reuse, partial, d) for s, d in zip(seeds, descs))
         else:
-            restarts = [self._train_once(data, s, n_epochs, reuse, d) for s, d in zip(seeds, descs)]
+            restarts = [self._train_once(data, s, n_epochs, reuse, partial, d) for s, d in zip(seeds, descs)]
         ok = [r for r in restarts if r.error is None]
         if not ok:
             err = restarts[0].error
@@ -249,7 +249,7 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
                 "learning rate); the fitted dynamics may be under-trained. Raise max_iter, or continue with "
                 "warm_start=True.", ConvergenceWarning, stacklevel=3)
 
-    def _train_once(self, data, seed, n_epochs, reuse, desc) -> _Restart:
+    def _train_once(self, data, seed, n_epochs, reuse, partial, desc) -> _Restart:
         start = time.perf_counter()
         out = _Restart(seed=seed)
         device = resolve_device(self.device)
@@ -261,7 +261,7 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
         try:
             out.result = fit_module(
                 problem.module, problem.loss_fn, problem.sample_batch, n_epochs=n_epochs,
-                batches_per_epoch=problem.n_batches, schedule=self._schedule(partial=n_epochs == 1 and reuse),
+                batches_per_epoch=problem.n_batches, schedule=self._schedule(partial=partial),
                 grad_clip=self.grad_clip, validation_fn=problem.validation_fn, monitor_fn=problem.monitor_fn,
                 after_step=problem.after_step, on_epoch=progress, optimizer_state=problem.optimizer_state,
             )
