@@ -164,7 +164,6 @@ def arrangement_fixed_points(pmap, *, chunk_size=1 << 18, rtol=1e-9, random_stat
     g_enum = enumeration_offsets(G, g, rng)
     perm = rng.permutation(K)
     Y = pmap.payload()
-    eye = np.eye(D)
     n_cells = n_singular = 0
     found_z, found_J, found_pat = [], [], []
     for batch in enumerate_cells(G, g_enum, Y, rng=rng, max_entries=chunk_size):
