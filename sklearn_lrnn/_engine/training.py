@@ -239,16 +239,13 @@ def fit_module(
         result.monitor_curve.append(monitored)
         margin = schedule.tol * (abs(result.best_loss) if schedule.relative and math.isfinite(result.best_loss)
                                  else 1.0)
-        if math.isfinite(monitored) and n_ok and monitored < result.best_loss - margin:
-            result.best_loss, result.best_epoch, stale = monitored, epoch, 0
+        # any better epoch is kept; only an improvement by more than tol resets the patience
+        better = math.isfinite(monitored) and monitored < result.best_loss
+        stale = 0 if better and n_ok and monitored < result.best_loss - margin else stale + 1
+        if better:
+            result.best_loss, result.best_epoch = monitored, epoch
             if keep_best:
                 best_state = copy.deepcopy(module.state_dict())
-        else:
-            stale += 1
-            if math.isfinite(monitored) and monitored < result.best_loss:  # better, but by less than tol
-                result.best_loss, result.best_epoch = monitored, epoch
-                if keep_best:
-                    best_state = copy.deepcopy(module.state_dict())
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val)
         # ---- schedule and stopping rule
