@@ -128,6 +128,8 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
     ``z_t = A z_{t-1} + W relu(z_{t-1}) + C s_t + h`` (vanilla) or
     ``z_t = A z_{t-1} + W1 phi(W2 z_{t-1} + h2) + h1 + C s_t`` with ``phi = relu`` (shallow) or the
     bounded ``relu(W2 z + h2) - relu(W2 z)`` (clipped shallow); ``A`` diagonal, ``W`` off-diagonal.
+    ``architecture="linear"`` is the baseline without the nonlinearity, ``z_t = A z_{t-1} + W z_{t-1}
+    + C s_t + h``, trained the same way (user guide, "Does my data need nonlinear dynamics?").
 
     Two uses:
 
@@ -142,12 +144,16 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
 
     Parameters
     ----------
-    architecture : {"vanilla", "shallow", "clipped_shallow"}, default="clipped_shallow"
-        The latent map.
+    architecture : {"vanilla", "shallow", "clipped_shallow", "linear"}, default="clipped_shallow"
+        The latent map. ``"linear"``: the vanilla map without the relu, ``z_t = (A + W) z_{t-1} + h
+        + C s_t``, a linear latent model to compare the nonlinear ones with on the same data (same
+        training, readout and metrics). It has one fixed point, the solution of ``(I - A - W) z = h``
+        (none isolated where ``A + W`` has an eigenvalue 1), no isolated cycles, and cannot be chaotic:
+        on data with a limit cycle, several attractors or chaos it must do worse.
     n_latents : int or None, default=None
         Latent dimension M. None: the number of observed channels (reconstruction), 16 (supervised).
     n_hidden : int, default=100
-        Hidden width H of the shallow maps (ignored by the vanilla PLRNN).
+        Hidden width H of the shallow maps (ignored by the vanilla and linear maps).
     readout : {"auto", "identity", "affine"}, default="auto"
         ``identity``: the first N latents are the observations (needs ``n_latents >= N``);
         ``affine``: ``x = B z + b``. ``auto``: identity for reconstruction, affine for supervised.
@@ -173,7 +179,7 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         mean h_i^2)`` over the regularised units, which start as line attractors (A = 1, W rows = 0,
         h = 0). Schmidt et al. use 5 with ``n_latents=40``. 0 disables MAR.
     init : {"positive_definite", "random"}, default="positive_definite"
-        Start of ``A`` and (vanilla) ``W``, the diagonal and off-diagonal of one M x M matrix.
+        Start of ``A`` and (vanilla, linear) ``W``, the diagonal and off-diagonal of one M x M matrix.
         ``"positive_definite"``: ``R^T R / M + I`` scaled to spectral radius 1 (Brenner et al. 2022),
         which starts every latent near a slow, integrator-like mode; ``"random"``: Gaussian
         N(0, 1/M) entries scaled to spectral radius <= 0.9, the plain start of Schmidt et al. 2021's
@@ -239,9 +245,9 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
     A_ : ndarray of shape (n_latents,)
         Diagonal auto-regression weights.
     W_ : ndarray of shape (n_latents, n_latents)
-        Off-diagonal coupling (vanilla).
+        Off-diagonal coupling (vanilla, linear).
     h_ : ndarray of shape (n_latents,)
-        Bias (vanilla).
+        Bias (vanilla, linear).
     W1_, W2_ : ndarray of shape (n_latents, n_hidden), (n_hidden, n_latents)
         Shallow / clipped shallow weights.
     h1_, h2_ : ndarray of shape (n_latents,), (n_hidden,)
@@ -703,7 +709,7 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         f64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
         M, N = config["n_latents"], config["n_obs"]
         self.A_ = f64(state["A"])
-        if config["architecture"] == "vanilla":
+        if config["architecture"] in ("vanilla", "linear"):
             self.W_ = f64(state["W"]) * (1 - np.eye(M))
             self.h_ = f64(state["h"])
         else:
@@ -717,7 +723,10 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
 
     def _dynamics_map(self):
         from .dynamics import plrnn_map, shallow_plrnn_map
+        from .dynamics._maps import linear_plrnn_map
 
+        if self.architecture == "linear":
+            return linear_plrnn_map(self.A_, self.W_, self.h_)
         if self.architecture == "vanilla":
             return plrnn_map(self.A_, self.W_, self.h_)
         return shallow_plrnn_map(self.A_, self.W1_, self.W2_, self.h1_, self.h2_,

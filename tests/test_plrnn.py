@@ -27,7 +27,10 @@ EXPECTED_FAILED = {
 
 @parametrize_with_checks(
     [PLRNNRegressor(n_latents=4, n_hidden=8, sequence_length=20, batch_size=4, batches_per_epoch=2,
-                    max_iter=2, random_state=0, compute_fixed_points=False)],
+                    max_iter=2, random_state=0, compute_fixed_points=False),
+     # the linear baseline: its own (Python) rollout loops and dynamics analysis (fixed point by a solve)
+     PLRNNRegressor(architecture="linear", n_latents=4, sequence_length=20, batch_size=4, batches_per_epoch=2,
+                    max_iter=2, random_state=0)],
     expected_failed_checks=lambda est: EXPECTED_FAILED,
 )
 def test_sklearn_compatible(estimator, check):
@@ -86,7 +89,8 @@ def _rollout_grads(m, x, s, forcing):
     return Y.detach(), Zin, grads
 
 
-@pytest.mark.parametrize("architecture,wide", [(a, False) for a in ARCHITECTURES] + [("vanilla", True)])
+@pytest.mark.parametrize("architecture,wide",  # the linear map has no C++ loops (tests/test_plrnn_linear.py)
+                         [(a, False) for a in ARCHITECTURES if a != "linear"] + [("vanilla", True)])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("forcing", list(FORCING))
 def test_cpp_rollout_matches_python_loops(architecture, wide, dtype, forcing, monkeypatch):
@@ -313,6 +317,8 @@ def _np_step(m, z):
     """The fitted map from the NumPy attributes alone (independent of the torch engine)."""
     if m.architecture == "vanilla":
         return m.A_ * z + m.W_ @ np.maximum(z, 0) + m.h_
+    if m.architecture == "linear":
+        return m.A_ * z + m.W_ @ z + m.h_
     u = m.W2_ @ z
     phi = np.maximum(u + m.h2_, 0) - (np.maximum(u, 0) if m.architecture == "clipped_shallow" else 0)
     return m.A_ * z + m.W1_ @ phi + m.h1_

@@ -1,13 +1,15 @@
 """Piecewise-linear RNNs (PLRNN family): maps, teacher-forced rollouts, losses.
 
-The three maps (theory page, "Piecewise-linear RNNs"), written as one template so that a single fused rollout
-serves all of them::
+The three maps (theory page, "Piecewise-linear RNNs") and their linear baseline, written as one template so
+that a single rollout serves all of them::
 
     z_t = A * z_{t-1} + phi(z_{t-1} W2^T) W1^T + base_t          base_t = h1 + C s_t
 
 * vanilla:          W2 = I, phi(u) = relu(u),                   W1 = W (off-diagonal), h1 = h
 * shallow:          phi(u) = relu(u + h2)
 * clipped shallow:  phi(u) = relu(u + h2) - relu(u)             (bounded: |phi| <= |h2|)
+* linear:           W2 = I, phi(u) = u,                         W1 = W (off-diagonal), h1 = h
+                    (the baseline without nonlinearity: z_t = (diag(A) + W) z_{t-1} + h + C s_t)
 
 Teacher forcing is one affine blend after each step (precomputed for the whole window)::
 
@@ -20,7 +22,8 @@ observed latents are pulled toward the data); affine readout: ``keep = 1 - alpha
 Speed: the rollout is a custom :class:`torch.autograd.Function` with a hand-written backward pass
 that builds no autograd graph; weight gradients are summed over all time steps in single batched
 matmuls after the loop. On CPU (float32/float64) both time loops run in C++ in the kernels' extension
-(``csrc/plrnn_rollout.cpp``, see :mod:`sklearn_lrnn._engine.kernels`): no per-step dispatch. Where it is
+(``csrc/plrnn_rollout.cpp``, see :mod:`sklearn_lrnn._engine.kernels`): no per-step dispatch. The linear
+baseline always runs the Python loops (the C++ loops know the three piecewise-linear maps). Where it is
 unavailable (other devices or dtypes, no compiler, ``SKLEARN_LRNN_NO_FUSED=1``) the same loops run in
 Python at ~8 small kernels per step forward and ~5 backward, still 2-4x faster than letting autograd
 record the loop (see ``benchmarks/bench_plrnn_lorenz.py``).
@@ -46,8 +49,9 @@ __all__ = [
     "AdaptiveAlpha",
 ]
 
-ARCHITECTURES = ("vanilla", "shallow", "clipped_shallow")
-_KIND = {"vanilla": 0, "shallow": 1, "clipped_shallow": 2}
+ARCHITECTURES = ("vanilla", "shallow", "clipped_shallow", "linear")
+_KIND = {"vanilla": 0, "shallow": 1, "clipped_shallow": 2, "linear": 3}
+_VANILLA_LIKE = (0, 3)  # parameters A, W (off-diagonal), h; no hidden layer
 
 
 def _normalized_positive_definite(M, gen, dtype):
@@ -81,9 +85,9 @@ class PLRNN(nn.Module):
         M, the latent dimension.
     n_obs : int
         N, number of observed channels (reconstruction) or targets (supervised).
-    architecture : {"vanilla", "shallow", "clipped_shallow"}
+    architecture : {"vanilla", "shallow", "clipped_shallow", "linear"}
     n_hidden : int
-        H, hidden width of the shallow maps (ignored for vanilla).
+        H, hidden width of the shallow maps (ignored for vanilla and linear).
     n_inputs : int
         K, number of external inputs (0 for none).
     readout : {"identity", "affine"}
@@ -115,7 +119,7 @@ class PLRNN(nn.Module):
         gen = generator
         AW = (_normalized_positive_definite if init == "positive_definite" else _stable_gaussian)(M, gen, dtype)
         A = torch.diagonal(AW).clone()
-        if self.kind == 0:
+        if self.kind in _VANILLA_LIKE:
             self.n_hidden = M
             W = AW * (1 - torch.eye(M, dtype=dtype))
             h = torch.zeros(M, dtype=dtype)
@@ -133,7 +137,7 @@ class PLRNN(nn.Module):
             W[reg] = 0.0
             h[reg] = 0.0
         self.A = nn.Parameter(A)
-        if self.kind == 0:
+        if self.kind in _VANILLA_LIKE:
             self.W, self.h = nn.Parameter(W), nn.Parameter(h)
         else:
             self.W1, self.W2 = nn.Parameter(W1), nn.Parameter(W2)
@@ -154,7 +158,7 @@ class PLRNN(nn.Module):
     # -- the map ---------------------------------------------------------------------------------
     def map_terms(self):
         """``(A, W1t, W2t, h2, h1)`` in the template's layout (``W1t``: (H, M); ``W2t``: (M, H))."""
-        if self.kind == 0:
+        if self.kind in _VANILLA_LIKE:
             return self.A, (self.W * self.offdiag).T, None, None, self.h
         return self.A, self.W1.T, self.W2.T, self.h2, self.h1
 
@@ -198,12 +202,13 @@ class PLRNN(nn.Module):
 
     def regularization(self, l2=0.0, mar_weight=0.0):
         """Latent L2 on (1 - A), W's and h's, plus the manifold-attractor penalty on the MAR units."""
-        A, h1 = self.A, (self.h if self.kind == 0 else self.h1)
-        Wrows = self.W if self.kind == 0 else self.W1
+        vanilla_like = self.kind in _VANILLA_LIKE
+        A, h1 = self.A, (self.h if vanilla_like else self.h1)
+        Wrows = self.W if vanilla_like else self.W1
         loss = A.new_zeros(())
         if l2:
             terms = (1 - A).square().sum() + Wrows.square().sum() + h1.square().sum()
-            if self.kind:
+            if not vanilla_like:
                 terms = terms + self.W2.square().sum() + self.h2.square().sum()
             loss = loss + l2 * terms
         if mar_weight and self.n_mar:
@@ -215,6 +220,8 @@ class PLRNN(nn.Module):
 
 
 def _phi(kind, u, h2):
+    if kind == 3:
+        return u
     if kind == 0:
         return torch.relu(u)
     if kind == 1:
@@ -223,7 +230,7 @@ def _phi(kind, u, h2):
 
 
 def _step(kind, z, A, W1t, W2t, h2, base):
-    u = z if kind == 0 else z @ W2t
+    u = z if kind in _VANILLA_LIKE else z @ W2t
     return A * z + _phi(kind, u, h2) @ W1t + base
 
 
@@ -245,7 +252,7 @@ def _cpp_loops(*tensors):
 def _forward_loop(kind, z0, A, W1t, W2t, h2, base, P, keep, forced):
     """``(Y, Zin, U, ext, forced_tensor)``: the forward loop in C++ where possible (``ext`` the extension,
     ``forced_tensor`` the flags as a bool tensor), else :func:`_rollout_nograd` (``ext`` None)."""
-    ext = _cpp_loops(z0, A, W1t, W2t, h2, base, P, keep)
+    ext = None if kind == 3 else _cpp_loops(z0, A, W1t, W2t, h2, base, P, keep)  # C++: the 3 PLRNN maps
     if ext is None:
         return (*_rollout_nograd(kind, z0, A, W1t, W2t, h2, base, P, keep, forced), None, None)
     ft = torch.tensor(forced, dtype=torch.bool).reshape(-1)
@@ -259,7 +266,7 @@ def _rollout_nograd(kind, z0, A, W1t, W2t, h2, base, P, keep, forced):
     T, Bsz, M = base.shape
     Y = base.new_empty(T, Bsz, M)
     Zin = base.new_empty(T, Bsz, M)
-    U = None if kind == 0 else base.new_empty(T, Bsz, W2t.shape[1])
+    U = None if kind in _VANILLA_LIKE else base.new_empty(T, Bsz, W2t.shape[1])
     Zin[0].copy_(z0)
     # views made once in C++ (indexing inside the loop costs a dispatch per access)
     Ys, Zs, Bs = Y.unbind(0), Zin.unbind(0), base.unbind(0)
@@ -269,7 +276,9 @@ def _rollout_nograd(kind, z0, A, W1t, W2t, h2, base, P, keep, forced):
         lo, hi, sgn, off = _clip_terms(h2)
     for t in range(T):
         z = Zs[t]
-        if kind == 0:
+        if kind == 3:
+            a = z
+        elif kind == 0:
             a = torch.relu(z)
         else:
             u = torch.mm(z, W2t, out=Us[t])
@@ -293,12 +302,13 @@ def _backward_loop(kind, gY, A, W1t, W2t, Zin, keep, forced, mask, need_gP):
     mask, gP = dL / dP (None unless ``need_gP``)."""
     T, Bsz, M = gY.shape
     W1 = W1t.T
-    W2 = None if kind == 0 else W2t.T
+    W2 = None if kind in _VANILLA_LIKE else W2t.T
     E = torch.empty_like(gY)
     DA = gY.new_empty(T, Bsz, W1t.shape[0])
     gP = torch.zeros_like(gY) if need_gP else None
     delta = gY.new_zeros(Bsz, M)  # dL / d(state entering step t + 1)
-    gYs, Es, DAs, masks = gY.unbind(0), E.unbind(0), DA.unbind(0), mask.unbind(0)
+    gYs, Es, DAs = gY.unbind(0), E.unbind(0), DA.unbind(0)
+    masks = None if mask is None else mask.unbind(0)  # None: the linear map (every unit "on")
     gPs = None if gP is None else gP.unbind(0)
     for t in range(T - 1, -1, -1):
         if t + 1 < T and forced[t]:
@@ -307,9 +317,11 @@ def _backward_loop(kind, gY, A, W1t, W2t, Zin, keep, forced, mask, need_gP):
             e = torch.addcmul(gYs[t], keep, delta, out=Es[t])
         else:
             e = torch.add(gYs[t], delta, out=Es[t])
-        du = torch.mm(e, W1, out=DAs[t]) * masks[t]
-        if kind == 0:
-            delta = du.addcmul_(A, e)
+        du = torch.mm(e, W1, out=DAs[t])
+        if masks is not None:
+            du = du * masks[t]
+        if kind in _VANILLA_LIKE:
+            delta = torch.addcmul(du, A, e)  # a new tensor: DA keeps E W1
         else:
             delta = torch.addmm(A * e, du, W2)
     return delta, E, DA, gP
@@ -340,6 +352,8 @@ class _Rollout(torch.autograd.Function):
                 gP = None
         elif kind == 0:
             delta, E, _, gP = _backward_loop(kind, gY, A, W1t, W2t, Zin, keep, forced, (Zin > 0).to(gY.dtype), need_gP)
+        elif kind == 3:
+            delta, E, _, gP = _backward_loop(kind, gY, A, W1t, W2t, Zin, keep, forced, None, need_gP)
         else:
             m_on = (U + h2 > 0).to(gY.dtype)
             mask = m_on - (U > 0).to(gY.dtype) if kind == 2 else m_on
@@ -349,7 +363,9 @@ class _Rollout(torch.autograd.Function):
         Ef, Zf = E.reshape(-1, M), Zin.reshape(-1, M)
         gA = (E * Zin).sum((0, 1)) if ctx.needs_input_grad[1] else None
         gW1t = gW2t = None
-        if kind == 0:
+        if kind == 3:
+            act, gh2 = Zf, None
+        elif kind == 0:
             act, gh2 = torch.relu(Zf), None
         else:
             act = act.reshape(-1, U.shape[-1])
@@ -398,6 +414,8 @@ def rollout_states(module: PLRNN, z0, base, P=None, keep=None, forced=None):
 def jacobians(module: PLRNN, z):
     """Jacobians dF/dz at states ``z`` (n, M) -> (n, M, M)."""
     A, W1t, W2t, h2, _ = module.map_terms()
+    if module.kind == 3:
+        return (torch.diag(A) + W1t.T).expand(z.shape[0], -1, -1)
     if module.kind == 0:
         d = (z > 0).to(z.dtype)
         return torch.diag(A) + W1t.T.unsqueeze(0) * d.unsqueeze(1)

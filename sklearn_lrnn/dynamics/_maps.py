@@ -11,6 +11,7 @@ with K hyperplanes {G_k . z + g_k = 0} in the D-dimensional state space:
 * low-rank linear (phi(x; h) = x - h): no hyperplane (K = 0), J0 = a I + n m, c0 = n (c - h): one affine
   map on the whole space, with one fixed point where I - J0 is invertible;
 * vanilla PLRNN (D = M): G = I, g = 0, B_k = W[:, k], J0 = diag(A), c0 = h;
+* linear PLRNN (the baseline ``architecture="linear"``): no hyperplane, J0 = diag(A) + W, c0 = h;
 * shallow PLRNN: G = W2, g = h2, B_k = W1[:, k]; clipped shallow adds (W2, 0, -W1[:, k]).
 
 Inside one region (fixed s) the map is affine with Jacobian J0 + sum_k s_k B_k G_k^T.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PiecewiseAffineMap", "low_rank_map", "plrnn_map", "shallow_plrnn_map", "check_array"]
+__all__ = ["PiecewiseAffineMap", "low_rank_map", "plrnn_map", "linear_plrnn_map", "shallow_plrnn_map", "check_array"]
 
 ACTIVATIONS = ("relu", "clipped_relu", "tanh", "linear")
 
@@ -178,15 +179,29 @@ def _check_A(A, name="A"):
     raise ValueError(f"{name} must be a vector (n_latents,) of diagonal entries; got shape {A.shape}.")
 
 
-def plrnn_map(A, W, h):
-    """Map of the vanilla PLRNN ``z' = A z + W relu(z) + h`` (A diagonal given as a vector)."""
+def _check_vanilla(A, W, h):
     A = _check_A(A)
     M = A.shape[0]
     W = check_array(W, "W", ndim=2, what=f" (connectivity, shape (n_latents, n_latents) = {(M, M)})")
     if W.shape != (M, M):
         raise ValueError(f"W must be square with shape {(M, M)} to match A of length {M}; got {W.shape}.")
     h = check_array(h, "h", ndim=1, shape=(M,), what=f" (bias, shape (n_latents,) = ({M},))")
+    return A, W, h
+
+
+def plrnn_map(A, W, h):
+    """Map of the vanilla PLRNN ``z' = A z + W relu(z) + h`` (A diagonal given as a vector)."""
+    A, W, h = _check_vanilla(A, W, h)
+    M = A.shape[0]
     return PiecewiseAffineMap(G=np.eye(M), g=np.zeros(M), B=W.T.copy(), J0=A, c0=h)
+
+
+def linear_plrnn_map(A, W, h):
+    """Map of the linear PLRNN baseline ``z' = A z + W z + h``: an affine map with no hyperplanes, whose only
+    region is the whole latent space (one fixed point where ``I - A - W`` is invertible)."""
+    A, W, h = _check_vanilla(A, W, h)
+    M = A.shape[0]
+    return PiecewiseAffineMap(G=np.zeros((0, M)), g=np.zeros(0), B=np.zeros((0, M)), J0=A + W, c0=h)
 
 
 def shallow_plrnn_map(A, W1, W2, h1, h2, clipped=False):
@@ -279,10 +294,13 @@ def map_from_estimator(est):
                          decay=est.decay_, activation=activation)
     if "A_" in d:
         arch = getattr(est, "architecture", "W1_" in d and "shallow" or "vanilla")
+        if arch == "linear":
+            return linear_plrnn_map(est.A_, est.W_, est.h_)
         if arch == "vanilla" or "W_" in d and "W1_" not in d:
             return plrnn_map(est.A_, est.W_, est.h_)
         if arch not in ("shallow", "clipped_shallow"):
-            raise ValueError(f"unknown PLRNN architecture {arch!r}; expected vanilla, shallow or clipped_shallow.")
+            raise ValueError(f"unknown PLRNN architecture {arch!r}; expected vanilla, shallow, clipped_shallow "
+                             "or linear.")
         return shallow_plrnn_map(est.A_, est.W1_, est.W2_, est.h1_, est.h2_, clipped=arch == "clipped_shallow")
     raise ValueError(f"{type(est).__name__} is not a fitted low-rank RNN or PLRNN: it has neither "
                      "left_vectors_ (low-rank) nor A_ (PLRNN). Fit it first, or pass parameter arrays.")
