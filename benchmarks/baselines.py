@@ -320,8 +320,9 @@ def run_teacher(system, activation, seed, quick=False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X_train)
+    fit_seconds = time.perf_counter() - t0
     res = dict(section="teachers", system=system, model=activation, seed=seed, quick=quick,
-               fit_seconds=round(time.perf_counter() - t0, 1), n_parameters=int(model.n_parameters_),
+               fit_seconds=round(fit_seconds, 1), n_parameters=int(model.n_parameters_),
                epochs=int(model.n_iter_), log_likelihood=float(model.score(X_test)))
     # fitted latents -> teacher latents by least squares (as in defaults.py)
     post = np.asarray(model.transform(X_train, method="smoothing")).reshape(-1, 2)
@@ -333,9 +334,12 @@ def run_teacher(system, activation, seed, quick=False):
     _, Zm = model.sample(1, 1500, noise_scale=0.0, burn_in=1000, random_state=0,
                          z0=np.linalg.lstsq(A, np.array([1.0, 0.0]) - c, rcond=None)[0])
     zm = Zm[0] @ A.T + c
-    rt, rm = np.linalg.norm(zt - zt.mean(0), axis=1).mean(), np.linalg.norm(zm - zm.mean(0), axis=1).mean()
-    res.update(period_true=dfl._period(zt[:, 0]), period_fit=dfl._period(zm[:, 0]),
-               amplitude_ratio=float(rm / rt) if rt > 1e-6 else float("nan"))
+    if not np.all(np.isfinite(zm)):  # an unstable fitted map: the orbit explodes
+        res.update(period_true=dfl._period(zt[:, 0]), period_fit=float("nan"), amplitude_ratio=float("inf"))
+    else:
+        rt, rm = np.linalg.norm(zt - zt.mean(0), axis=1).mean(), np.linalg.norm(zm - zm.mean(0), axis=1).mean()
+        res.update(period_true=dfl._period(zt[:, 0]), period_fit=dfl._period(zm[:, 0]),
+                   amplitude_ratio=float(rm / rt) if rt > 1e-6 else float("nan"))
     res["n_stable_true"] = len(dfl._stable_fixed_points(T))
     from sklearn_lrnn.dynamics import fixed_points
 
