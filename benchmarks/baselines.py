@@ -237,14 +237,14 @@ class PCAHMM:
 EEG_MODELS = {f"lrnn{r}": ("lrnn", r) for r in range(1, 6)}
 EEG_MODELS.update({f"linear{r}": ("linear", r) for r in range(1, 6)})
 EEG_MODELS.update({"var3": ("var", 3), "var8": ("var", 8), "hmm3": ("hmm", 3), "hmm8": ("hmm", 8),
-                   "plrnn": ("plrnn", None)})
+                   "plrnn": ("plrnn", None), "plrnn_linear": ("plrnn", "linear")})
 
 
 def _eeg_estimator(kind, rank, seed, quick):
     from sklearn_lrnn import PLRNNRegressor, StochasticLowRankRNN
 
     if kind == "plrnn":
-        return PLRNNRegressor(compute_fixed_points=False, random_state=seed,
+        return PLRNNRegressor(architecture=rank or "clipped_shallow", compute_fixed_points=False, random_state=seed,
                               **(dict(max_iter=2, batches_per_epoch=5) if quick else {}))
     return StochasticLowRankRNN(
         rank=rank, n_units=512, activation="clipped_relu" if kind == "lrnn" else "linear", n_particles=10,
@@ -430,7 +430,7 @@ def cmd_run(args):
 
 
 def _fmt(values, digits=3):
-    v = [x for x in values if x is not None]
+    v = [x for x in values if x is not None and x == x]  # None / NaN: not applicable
     if not v:
         return ""
     v = np.asarray(v, dtype=float)
@@ -443,6 +443,7 @@ EEG_LABELS = {"lrnn": "low-rank RNN rank {r} (clipped relu, SMC)", "linear": "li
               "var": "VAR(5) on {r} PCs + readout noise (statsmodels)",
               "hmm": "Gaussian HMM, 16 states, on {r} PCs + readout noise (hmmlearn)",
               "plrnn": "shallow PLRNN, GTF (PLRNNRegressor defaults)"}
+EEG_LABELS["plrnn_linear"] = 'linear PLRNN, GTF (PLRNNRegressor(architecture="linear"))'
 
 
 def cmd_table(args):
@@ -462,7 +463,8 @@ def cmd_table(args):
             pe = [_fmt([r["prediction_error"][str(k)] if str(k) in r["prediction_error"] else r["prediction_error"][k]
                         for r in rs]) for k in K_STEPS]
             ll = _fmt([None if r["log_likelihood"] != r["log_likelihood"] else r["log_likelihood"] for r in rs], 4) or "-"
-            print(f"| {EEG_LABELS[kind].format(r=size)} | {','.join(str(r['seed']) for r in rs)} "
+            label = EEG_LABELS["plrnn_linear"] if name == "plrnn_linear" else EEG_LABELS[kind].format(r=size)
+            print(f"| {label} | {','.join(str(r['seed']) for r in rs)} "
                   f"| {rs[0]['n_parameters']:,} | {_fmt([r['fit_seconds'] for r in rs])} "
                   f"| {_fmt([r.get('epochs') for r in rs]) or '-'} | {ll} | {' | '.join(pe)} "
                   f"| {_fmt([r['D_stsp'] for r in rs])} | {_fmt([r['D_stsp_reference'] for r in rs])} "
@@ -473,26 +475,31 @@ def cmd_table(args):
     if te:
         print("### Teachers (60 trials fit, 20 held out)\n")
         print("| teacher | model | seeds | parameters | fit (s) | held-out log-lik. / bin | period (true) | amplitude ratio "
-              "| stable fixed points (true) | D_stsp (floor) |")
-        print("| --- " * 10 + "|")
+              "| fixed points: stable / all (true stable) | D_stsp | D_stsp floor |")
+        print("| --- " * 11 + "|")
         for (system, model) in sorted({(r["system"], r["model"]) for r in te}):
             rs = [r for r in te if r["system"] == system and r["model"] == model]
+            true_period = rs[0]["period_true"]
+            period = f"{_fmt([r['period_fit'] for r in rs])} ({true_period:.3g})" if np.isfinite(true_period) else "-"
             print(f"| {system} | {model} | {','.join(str(r['seed']) for r in rs)} | {rs[0]['n_parameters']:,} "
                   f"| {_fmt([r['fit_seconds'] for r in rs])} | {_fmt([r['log_likelihood'] for r in rs], 4)} "
-                  f"| {_fmt([r['period_fit'] for r in rs])} ({rs[0]['period_true']:.3g}) "
-                  f"| {_fmt([r['amplitude_ratio'] for r in rs])} | {_fmt([r['n_stable_fit'] for r in rs])} "
-                  f"({rs[0]['n_stable_true']}) | {_fmt([r['D_stsp'] for r in rs])} ({_fmt([r['D_stsp_floor'] for r in rs])}) |")
+                  f"| {period} "
+                  f"| {_fmt([r['amplitude_ratio'] for r in rs]) or '-'} | {_fmt([r['n_stable_fit'] for r in rs])} / "
+                  f"{_fmt([r['n_fixed_points_fit'] for r in rs])} ({rs[0]['n_stable_true']}) | {_fmt([r['D_stsp'] for r in rs])} | {_fmt([r['D_stsp_floor'] for r in rs])} |")
         print()
     lo = [r for r in rows if r["section"] == "lorenz"]
     if lo:
         print("### Lorenz-63 (20,000 training steps, 20,000 generated)\n")
-        print("| model | seeds | parameters | fit (s) | epochs | D_stsp (floor) | D_H | max Lyapunov exponent | fixed points |")
-        print("| --- " * 9 + "|")
+        print("| model | seeds | parameters | fit (s) | epochs | D_stsp | D_stsp floor | D_H | max Lyapunov exponent "
+              "| fixed points |")
+        print("| --- " * 10 + "|")
+        labels = {"plrnn": "PLRNNRegressor() (clipped shallow, GTF)", "plrnn_linear": 'PLRNNRegressor(architecture="linear")',
+                  "var5": "VAR(5) (statsmodels), generated with its noise"}
         for name in sorted({r["model"] for r in lo}):
             rs = [r for r in lo if r["model"] == name]
-            print(f"| {name} | {','.join(str(r['seed']) for r in rs)} | {rs[0]['n_parameters']:,} "
+            print(f"| {labels[name]} | {','.join(str(r['seed']) for r in rs)} | {rs[0]['n_parameters']:,} "
                   f"| {_fmt([r['fit_seconds'] for r in rs])} | {_fmt([r.get('epochs') for r in rs]) or '-'} "
-                  f"| {_fmt([r['D_stsp'] for r in rs])} ({_fmt([r['D_stsp_floor'] for r in rs])}) "
+                  f"| {_fmt([r['D_stsp'] for r in rs])} | {_fmt([r['D_stsp_floor'] for r in rs])} "
                   f"| {_fmt([r['D_H'] for r in rs])} | {_fmt([r['max_lyapunov'] for r in rs])} "
                   f"| {_fmt([r.get('n_fixed_points') for r in rs]) or '-'} |")
 
