@@ -10,6 +10,10 @@ without materialising (P, N) tensors, and the backward (a C++ autograd node, so 
 proposal mean, incremental weights, log-sum-exp, systematic / ESS-adaptive resampling) as one C++
 autograd op (``csrc/smc_window.cpp``, sharing the SIMD sweeps of ``csrc/transition_kernels.h``), with a
 hand-written backward pass that walks the steps in reverse: no per-step dispatch or autograd nodes.
+``make_general_window`` does the same for the encoder and bootstrap proposals, with the observation
+likelihood (Gaussian, Poisson with softplus or exp link, both in one model, affine or one-to-one readouts)
+inside the loop (``csrc/smc_window_general.cpp``, ``csrc/observation_kernels.h``); the observation model
+describes itself to it by ``fused_readout()`` (``observations.FusedReadout``).
 
 Building, loading, the cache and the torch fallback are :mod:`sklearn_lrnn._engine.kernels`' business:
 these closures ask it for the compiled module and return None where it is unavailable. The step runs on
@@ -24,7 +28,7 @@ import torch
 
 from . import kernels
 
-__all__ = ["make_step", "make_window", "reference_step"]
+__all__ = ["make_general_window", "make_step", "make_window", "reference_step"]
 
 ACTIVATION_CODES = {"relu": 0, "clipped_relu": 1, "tanh": 2}
 
@@ -100,6 +104,48 @@ def make_window(mT, n, h, a, activation: str):
         return run(z0.contiguous(), data.contiguous(), eps.contiguous(), L.contiguous(), proj.contiguous(), mT, n, h, a,
                    None if current is None else current.contiguous(), pos.contiguous(),
                    None if mask is None else mask.contiguous(), thr, code, K, keep_states)
+
+    return window
+
+
+LINK_CODES = {"softplus": 1, "exp": 2}
+_NO_PHI = 3  # observation_kernels.h: a readout without activation
+
+
+def make_general_window(mT, n, h, a, activation: str):
+    """The SMC time loop of ``run_smc`` for the encoder and bootstrap proposals as one C++ autograd op.
+
+    Returns ``window(z0, lw0, base, x, readout, pos, *, w=None, Linv=None, extra=None, current=None,
+    mask=None, ess_threshold=None, keep_states=False)`` -> ``(incs, states, log_weights, ancestors)``, or None
+    when the kernel cannot be used (same conditions as :func:`make_step`). z0: (B K, R) particles at t = 0 and
+    lw0 (B, K) their particle-dependent log weights; base: (T - 1, B K, R) the proposal's additive part of
+    z_t = base_t + w_t * f(z_{t-1}) (w: (T - 1, B, R), None = 1); Linv: (R, R), the inverse Cholesky factor of
+    the transition noise where the weight has the transition density -|Linv (z_t - f)|^2 / 2 (encoder), and
+    extra (T - 1, B K) a data-only term of the weight; x: (T, B, D) observations in the readout's column
+    order; readout: an ``observations.FusedReadout``; pos (T, B, K), current (T, B, N), mask (B, T) as for
+    :func:`make_window`. Differentiable in z0, lw0, base, w, Linv, the readout's tensors, the transition and
+    the current, through incs (B, T) = log sum_k w_t^k.
+    """
+    prepared = _prepared(mT, n, h, a, activation)
+    if prepared is None:
+        return None
+    ext, code, mT, n, h, a = prepared
+    run = ext.smc_window_general
+    dt = mT.dtype
+
+    def c(t):
+        return None if t is None else t.to(dt).contiguous()
+
+    def window(z0, lw0, base, x, readout, pos, *, w=None, Linv=None, extra=None, current=None, mask=None,
+               ess_threshold=None, keep_states=False):
+        K = pos.shape[-1]
+        thr = 0.0 if ess_threshold is None else float(ess_threshold)
+        tensors = [c(z0), c(lw0), c(base), c(w), c(Linv), c(extra), c(x), c(readout.WT), c(readout.bias),
+                   c(readout.gain), c(h) if readout.phi else None, c(readout.inv_var), mT, n, h, a, c(current),
+                   c(pos), c(mask)]
+        oact = code if readout.phi else _NO_PHI
+        return run(tensors, thr, code, K, int(readout.n_gauss), LINK_CODES[readout.link], oact,
+                   bool(readout.uses_current and current is not None), keep_states)
 
     return window
 

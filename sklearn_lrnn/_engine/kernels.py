@@ -57,7 +57,7 @@ KERNELS = {
                                            "(plrnn.rollout)"),
 }
 CSRC = Path(__file__).resolve().parent / "csrc"
-_SOURCES = ("fused_step.cpp", "smc_window.cpp", "plrnn_rollout.cpp", "bindings.cpp")
+_SOURCES = ("fused_step.cpp", "smc_window.cpp", "smc_window_general.cpp", "plrnn_rollout.cpp", "bindings.cpp")
 _PREFIX = "sklearn_lrnn_kernels"
 _BUILT, _FAILED, _LOG = "BUILT.json", "FAILED.txt", "build.log"
 FIX = ("install a C++ compiler and ninja (e.g. `apt install g++ ninja-build`, or `pip install ninja`) or point CXX at "

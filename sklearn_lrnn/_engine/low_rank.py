@@ -141,3 +141,10 @@ class LowRankTransition(nn.Module):
         from .fused import make_window
 
         return make_window(self.mT, self.n, self.h, self.decay, self.activation)
+
+    def fused_general_window(self):
+        """The fused SMC time loop of the encoder and bootstrap proposals (``fused.make_general_window``),
+        or None where unavailable (as ``fused_window``)."""
+        from .fused import make_general_window
+
+        return make_general_window(self.mT, self.n, self.h, self.decay, self.activation)

@@ -7,6 +7,10 @@ samples, and the fitted NumPy attributes it exports (``export``). ``register(nam
 the name the estimator's ``observation=`` parameter takes; the estimator only asks the registry
 (``observation_model(name)``), so adding an observation model touches this file (plus its tests).
 
+Models whose likelihood is one readout followed by a Gaussian or Poisson term per channel describe
+themselves to the fused SMC window of the encoder and bootstrap proposals by ``fused_readout()``
+(a ``FusedReadout``; None keeps the per-step loop, the default for any other model).
+
 Linear-Gaussian models (``linear = True``) also expose ``linear_gaussian()`` -> (C, d, var), so that the
 SMC engine can use the optimal proposal and the Kalman filter the exact likelihood.
 """
@@ -39,6 +43,29 @@ class DataStats:
     def select(self, idx: torch.Tensor) -> DataStats:
         """The statistics of channels ``idx`` (for models made of blocks of channels)."""
         return DataStats(self.mean[idx], self.components[idx], self.noise_var[idx])
+
+
+@dataclass
+class FusedReadout:
+    """An observation model as the fused SMC window sees it (``csrc/observation_kernels.h``).
+
+    Per channel d: u_d = z . WT[:, d] (+ the input current where ``uses_current``), s_d = phi(u_d; h) with the
+    transition's activation where ``phi`` else u_d, pre_d = gain_d s_d + bias_d (gain None = 1); the first
+    ``n_gauss`` channels are Gaussian with inverse variances ``inv_var``, the others Poisson with ``link``.
+    ``columns`` (D,) puts the data's columns in this order (None: already are). The window computes
+    log p(x_t | z_t) up to the particle-independent ``const`` of the model's ``prepare`` (the Gaussian
+    normaliser, -log x!), which run_smc adds once.
+    """
+
+    WT: torch.Tensor  # (R, D)
+    bias: torch.Tensor  # (D,)
+    gain: torch.Tensor | None = None
+    phi: bool = False
+    uses_current: bool = False
+    n_gauss: int = 0
+    inv_var: torch.Tensor | None = None
+    link: str = "softplus"
+    columns: torch.Tensor | None = None
 
 
 class ObservationModel(nn.Module):
@@ -97,6 +124,12 @@ class ObservationModel(nn.Module):
             return self.log_prob(x[:, t].unsqueeze(1), z, transition)
 
         return step, None
+
+    def fused_readout(self, transition) -> FusedReadout | None:
+        """This model as the fused SMC window of the encoder and bootstrap proposals sees it, or None (the
+        per-step loop runs): models whose likelihood is not one readout plus a Gaussian or Poisson term per
+        channel keep None."""
+        return None
 
     def export(self, transition) -> dict:
         """The fitted attributes as NumPy arrays: ``observation_matrix_``, ``observation_offset_``,
@@ -182,8 +215,24 @@ class GaussianAffine(ObservationModel):
         mu = self.mean(z, transition)
         return mu + torch.randn(mu.shape, generator=generator, device=mu.device) * self.noise.std()
 
+    def prepare(self, x, transition):
+        # the normaliser is particle-independent: split off once per pass (the fused window relies on it)
+        var = self.noise.variance()
+        inv_var = 1.0 / var
+        const = (-0.5 * (var.log().sum() + x.shape[-1] * math.log(2 * math.pi))).expand(x.shape[:2])
+
+        def step(t, z, current=None):
+            r = x[:, t].unsqueeze(1) - self.mean(z, transition)
+            return -0.5 * (r * r * inv_var).sum(-1)
+
+        return step, const
+
     def export(self, transition):
         return _affine_export(*self.linear_gaussian(transition))
+
+    def fused_readout(self, transition):
+        C, d, var = self.linear_gaussian(transition)
+        return FusedReadout(C.T, d, n_gauss=C.shape[0], inv_var=1.0 / var)
 
 
 @register("gaussian_currents")
@@ -220,7 +269,9 @@ class GaussianCurrents(ObservationModel):
 
     log_prob = GaussianAffine.log_prob
     sample = GaussianAffine.sample
+    prepare = GaussianAffine.prepare
     export = GaussianAffine.export
+    fused_readout = GaussianAffine.fused_readout
 
 
 # --------------------------------------------------------------------------- non-linear observation models
@@ -283,6 +334,9 @@ class AffineReadout(nn.Module):
     def export(self, transition):
         return {"observation_matrix_": _numpy(self.B), "observation_offset_": _numpy(self.b)}
 
+    def fused(self, transition, **likelihood):
+        return FusedReadout(self.B.T, self.b, **likelihood)
+
 
 class UnitReadout(nn.Module):
     """One channel per unit: pre_t = gain * s_t + bias with s the currents m z + W_u v or the rates phi(.; h).
@@ -320,6 +374,10 @@ class UnitReadout(nn.Module):
         # the readout of unit currents is m z + bias (times the gain)
         return {"observation_matrix_": _numpy(transition.m), "observation_offset_": _numpy(self.bias),
                 "observation_gain_": _numpy(self.gain), "observation_bias_": _numpy(self.bias)}
+
+    def fused(self, transition, **likelihood):
+        return FusedReadout(transition.mT, self.bias, gain=self.gain, phi=self.kind == "rates", uses_current=True,
+                            **likelihood)
 
 
 class Poisson(ObservationModel):
@@ -360,6 +418,9 @@ class Poisson(ObservationModel):
 
     def sample(self, z, transition, generator=None, current=None):
         return torch.poisson(self.mean(z, transition, current), generator=generator)
+
+    def fused_readout(self, transition):
+        return self.readout.fused(transition, link=self.link)
 
     def export(self, transition):
         out = self.readout.export(transition)
@@ -413,6 +474,10 @@ class GaussianUnits(ObservationModel):
         out = self.readout.export(transition)
         out["observation_noise_var_"] = _numpy(self.noise.variance())
         return out
+
+    def fused_readout(self, transition):
+        var = self.noise.variance()
+        return self.readout.fused(transition, n_gauss=var.shape[0], inv_var=1.0 / var)
 
 
 def _gauss_ll(x, mu, var):
@@ -515,6 +580,13 @@ class Multimodal(ObservationModel):
 
     def sample(self, z, transition, generator=None, current=None):
         return self._join(self.gaussian.sample(z, transition, generator), self.poisson.sample(z, transition, generator))
+
+    def fused_readout(self, transition):
+        # the Gaussian block first, then the Poisson block (the window's channel order)
+        g, p = self.gaussian, self.poisson.readout
+        return FusedReadout(torch.cat([g.B, p.B]).T, torch.cat([g.b, p.b]), n_gauss=g.B.shape[0],
+                            inv_var=1.0 / g.noise.variance(), link=self.poisson.link,
+                            columns=torch.cat([self.gauss_idx, self.poisson_idx]))
 
     def export(self, transition):
         # one row per channel: the Gaussian block's B_g, b_g, sigma^2 and the Poisson block's B_p, b_p (NaN noise)

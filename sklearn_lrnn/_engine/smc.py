@@ -2,10 +2,13 @@
 
 Shapes: B sequences x K particles x R latents; D observed channels; T steps.
 Everything that does not depend on t (Cholesky factors, Kalman gain, data terms, all random
-numbers) is computed once per forward pass. For the optimal proposal with systematic resampling the
-whole time loop is then one fused C++ autograd op (``fused.make_window``, ``csrc/smc_window.cpp``);
-otherwise (other proposals or resampling schemes, no compiler, GPU tensors) the Python loop below does
-only small batched tensor ops and never syncs with the host (resampling is vectorised over the batch).
+numbers) is computed once per forward pass. With systematic resampling the whole time loop is then one
+fused C++ autograd op: ``fused.make_window`` (``csrc/smc_window.cpp``) for the optimal proposal,
+``fused.make_general_window`` (``csrc/smc_window_general.cpp``) for the encoder and bootstrap proposals
+with any observation model that describes itself by ``fused_readout()``. Otherwise (multinomial
+resampling, no compiler, GPU tensors, the linear activation, other observation models) the Python loop
+below does only small batched tensor ops and never syncs with the host (resampling is vectorised over
+the batch).
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from .observations import observation_step
 PROPOSALS = ("optimal", "encoder", "bootstrap")
 RESAMPLING = ("systematic", "multinomial")
 
-# The optimal proposal with systematic resampling (every step or ESS-adaptive) runs its whole time loop
-# in one fused C++ op (csrc/smc_window.cpp, via ``transition.fused_window()``) where the kernel is
-# available; False forces the per-step loop below (tests and benchmarks compare the two). Both consume
-# the same random numbers and agree to rounding.
+# With systematic resampling (every step or ESS-adaptive) the whole time loop runs in one fused C++ op
+# (``transition.fused_window()`` for the optimal proposal, ``transition.fused_general_window()`` for the
+# encoder and bootstrap proposals) where the kernel is available; False forces the per-step loop below
+# (tests and benchmarks compare the two; SKLEARN_LRNN_NO_FUSED=1 makes the kernels unavailable). Both
+# consume the same random numbers and agree to rounding.
 FUSED_WINDOW = True
 
 
@@ -179,12 +183,18 @@ def run_smc(
         pos = (torch.arange(K, device=dev, dtype=dt) + offsets) / K
     batch_offsets = (torch.arange(B, device=dev) * K).unsqueeze(1)
 
-    window = None
-    if (FUSED_WINDOW and proposal == "optimal" and resampling == "systematic" and dev.type == "cpu"
-            and (ess_threshold is None or ess_threshold > 0) and hasattr(tr, "fused_window")
+    window = readout = None
+    if (FUSED_WINDOW and resampling == "systematic" and dev.type == "cpu"
+            and (ess_threshold is None or ess_threshold > 0) and getattr(tr, "mT", None) is not None
             and tr.mT.dtype == dt):
-        window = tr.fused_window()  # None where the kernel is unavailable
+        # None where the kernel is unavailable
+        if proposal == "optimal" and hasattr(tr, "fused_window"):
+            window = tr.fused_window()
+        elif proposal in ("bootstrap", "encoder") and hasattr(tr, "fused_general_window"):
+            readout = obs.fused_readout(tr) if hasattr(obs, "fused_readout") else None
+            window = None if readout is None else tr.fused_general_window()
     if window is None:
+        readout = None
         f = tr.fast_step()
         if currents is not None:
             # (T, B*K, N): the input current of each sequence, repeated for its particles
@@ -255,12 +265,25 @@ def run_smc(
     z = z.reshape(B * K, R)
 
     if window is not None:
-        # the fused loop adds the noise eps L^T and broadcasts the per-sequence terms itself
-        incs, states, lws, anc = window(
-            z, torch.cat([kx, yG], -1), eps[1:].reshape(T - 1, B * K, R), rest.LP, proj, pos,
-            current=None if currents is None else currents.transpose(0, 1),
-            mask=None if mask is None else mask.to(dt), ess_threshold=ess_threshold,
-            keep_states=return_filter or return_history)
+        keep = return_filter or return_history
+        cur_tb = None if currents is None else currents.transpose(0, 1)
+        mask_dt = None if mask is None else mask.to(dt)
+        if proposal == "optimal":
+            # the fused loop adds the noise eps L^T and broadcasts the per-sequence terms itself
+            incs, states, lws, anc = window(
+                z, torch.cat([kx, yG], -1), eps[1:].reshape(T - 1, B * K, R), rest.LP, proj, pos,
+                current=cur_tb, mask=mask_dt, ess_threshold=ess_threshold, keep_states=keep)
+        else:
+            # the observation likelihood runs inside the loop; its data-only part is in step_const
+            xs = x if readout.columns is None else x.index_select(-1, readout.columns)
+            if proposal == "bootstrap":
+                base_steps, w_steps_b, Linv_w, extra = noise, None, None, None
+            else:
+                base_steps, w_steps_b = base[1:], w_f[:, 1:].transpose(0, 1)
+                Linv_w, extra = Linv, eps_sq[1:].reshape(T - 1, B * K)
+            incs, states, lws, anc = window(
+                z, logw, base_steps, xs.transpose(0, 1), readout, pos, w=w_steps_b, Linv=Linv_w, extra=extra,
+                current=cur_tb, mask=mask_dt, ess_threshold=ess_threshold, keep_states=keep)
         result = _finish(incs, step_const, mask, adaptive, log_k)
         if return_filter:
             result.filter_means = (lws.exp().unsqueeze(-1) * states.reshape(T, B, K, R)).sum(2).transpose(0, 1)

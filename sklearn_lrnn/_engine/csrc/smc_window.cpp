@@ -26,6 +26,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "fused_step.h"
+#include "smc_common.h"
 #include "transition_kernels.h"
 
 #include <algorithm>
@@ -41,47 +42,6 @@ using at::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 using namespace sklearn_lrnn_kernels;
-
-struct Dims {
-  int64_t T, B, K, P, R, N;
-};
-
-template <typename T>
-void transition_forward(int64_t act, const Dims& d, const T* z, const T* mT, const T* n, const T* h, T a,
-                        const T* c, T* out, const T* pad) {
-  if (act == RELU) dispatch_forward<T, RELU>(0, d.P, d.R, d.N, z, mT, n, h, a, c, d.N, d.K, out, pad);
-  else if (act == CLIPPED) dispatch_forward<T, CLIPPED>(0, d.P, d.R, d.N, z, mT, n, h, a, c, d.N, d.K, out, pad);
-  else dispatch_forward<T, TANH>(0, d.P, d.R, d.N, z, mT, n, h, a, c, d.N, d.K, out, pad);
-}
-
-template <typename T>
-void transition_backward(int64_t act, const Dims& d, const T* g, const T* z, const T* mT, const T* n, const T* h,
-                         T a, const T* c, T* gz, T* gm, T* gn, T* gh, T* gc, const T* pad) {
-  const int64_t P = d.P, R = d.R, N = d.N, K = d.K;
-  if (act == RELU) dispatch_backward<T, RELU>(0, P, R, N, g, z, mT, n, h, a, c, N, K, gz, gm, gn, gh, gc, pad);
-  else if (act == CLIPPED) dispatch_backward<T, CLIPPED>(0, P, R, N, g, z, mT, n, h, a, c, N, K, gz, gm, gn, gh, gc, pad);
-  else dispatch_backward<T, TANH>(0, P, R, N, g, z, mT, n, h, a, c, N, K, gz, gm, gn, gh, gc, pad);
-}
-
-// torch.logsumexp's shift: the max, or 0 where it is infinite (NaN propagates)
-template <typename T>
-inline T lse_shift(const T* v, int64_t K) {
-  T m = v[0];
-  for (int64_t k = 1; k < K; ++k) m = std::max(m, v[k]);
-  return std::isinf(m) ? T(0) : m;
-}
-
-// calls fn(std::integral_constant<int, R>) for R in 1..4, else with 0 (rank known only at run time)
-template <typename F>
-void dispatch_rank(int64_t R, F&& fn) {
-  switch (R) {
-    case 1: return fn(std::integral_constant<int, 1>());
-    case 2: return fn(std::integral_constant<int, 2>());
-    case 3: return fn(std::integral_constant<int, 3>());
-    case 4: return fn(std::integral_constant<int, 4>());
-    default: return fn(std::integral_constant<int, 0>());
-  }
-}
 
 template <typename T>
 struct Forward {
@@ -100,7 +60,10 @@ struct Forward {
   T *zr, *fz, *oy;
   bool keep_grad;
 
-  void run() { dispatch_rank(d.R, [&](auto rc) { run_r<decltype(rc)::value>(); }); }
+  void run() {
+    FlushDenormals ftz;
+    dispatch_rank(d.R, [&](auto rc) { run_r<decltype(rc)::value>(); });
+  }
 
   // RC > 0: the rank known at compile time (the small loops unroll, no memmove per particle)
   template <int RC>
@@ -113,9 +76,9 @@ struct Forward {
     T Lc[RM * RM], pj[RM * 2 * RM];  // L (R, R) and proj (R, 2 R), on the stack
     std::copy(L, L + R * R, Lc);
     std::copy(proj, proj + R * R2, pj);
-    const bool adaptive = threshold > 0;
-    const T logk = T(std::log(double(K)));
-    std::vector<T> lw(P, T(0)), logW(adaptive ? P : 0, -logk), v(K), e(K), cdf(K);
+    Resampler<T> rs{d, mask, pos, threshold, incs, lws, anc, need};
+    rs.init();
+    std::vector<T> lw(P, T(0));
     std::copy(z0, z0 + P * R, zs);
     for (int64_t t = 0; t < TT; ++t) {
       T* zt = zs + (keep_states ? t : t % 2) * P * R;
@@ -126,13 +89,7 @@ struct Forward {
         T* zin = zr + slot * P * R;
         T* f = fz + slot * P * R;
         T* o = oy + slot * P * R;
-        for (int64_t b = 0; b < B; ++b)
-          for (int64_t k = 0; k < K; ++k) {
-            const T* src = zprev + (b * K + ap[b * K + k]) * R;
-            T* dst = zin + (b * K + k) * R;
-#pragma GCC unroll 16
-            for (int r = 0; r < R; ++r) dst[r] = src[r];
-          }
+        gather_ancestors<RC>(d, ap, zprev, zin);
         transition_forward<T>(act, d, zin, mT, n, h, a, cur ? cur + t * B * N : nullptr, f, pad.data());
         const T* eb = eps + (t - 1) * P * R;
         for (int64_t b = 0; b < B; ++b) {
@@ -156,46 +113,7 @@ struct Forward {
           }
         }
       }
-      for (int64_t b = 0; b < B; ++b) {
-        const T mk = mask ? mask[b * TT + t] : T(1);
-        for (int64_t k = 0; k < K; ++k) {
-          const T x = mask ? lw[b * K + k] * mk : lw[b * K + k];
-          v[k] = adaptive ? logW[b * K + k] + x : x;
-        }
-        const T m = lse_shift(v.data(), K);
-        T s = 0;
-        for (int64_t k = 0; k < K; ++k) e[k] = std::exp(v[k] - m), s += e[k];
-        const T inc = std::log(s) + m;
-        incs[b * TT + t] = inc;
-        T* lwn = lws + (t * B + b) * K;
-        for (int64_t k = 0; k < K; ++k) lwn[k] = v[k] - inc;
-        int64_t* ab = anc + (t * B + b) * K;
-        if (adaptive) {
-          T q = 0;
-          for (int64_t k = 0; k < K; ++k) q += std::exp(2 * lwn[k]);
-          const bool resample = T(1) / q < T(threshold * double(K));
-          need[t * B + b] = resample;
-          if (!resample) {
-            for (int64_t k = 0; k < K; ++k) ab[k] = k, logW[b * K + k] = lwn[k];
-            continue;
-          }
-          for (int64_t k = 0; k < K; ++k) logW[b * K + k] = -logk;
-        }
-        // systematic resampling: cumsum of the softmax (accumulated in double, as torch.cumsum does
-        // on the CPU), then searchsorted (left) of the positions, walking cdf and positions together
-        // (positions are ascending; a descending one restarts the walk, so any order gives the
-        // searchsorted answer)
-        const T inv = T(1) / s;
-        double c = 0;
-        for (int64_t k = 0; k < K; ++k) c += double(e[k] * inv), cdf[k] = T(c);
-        const T* pb = pos + (t * B + b) * K;
-        int64_t i = 0;
-        for (int64_t k = 0; k < K; ++k) {
-          if (k > 0 && pb[k] < pb[k - 1]) i = 0;
-          while (i < K && cdf[i] < pb[k]) ++i;
-          ab[k] = std::min<int64_t>(i, K - 1);
-        }
-      }
+      rs.step(t, lw.data());
     }
   }
 };
@@ -212,7 +130,10 @@ struct Backward {
   // outputs (zero-initialised by the caller except gz0, which is written)
   T *gz0, *gdata, *gL, *gproj, *gmT, *gn, *gh, *ga, *gcur;
 
-  void run() { dispatch_rank(d.R, [&](auto rc) { run_r<decltype(rc)::value>(); }); }
+  void run() {
+    FlushDenormals ftz;
+    dispatch_rank(d.R, [&](auto rc) { run_r<decltype(rc)::value>(); });
+  }
 
   template <int RC>
   void run_r() {
@@ -228,28 +149,7 @@ struct Backward {
     std::vector<T> gm_s(R * N), gn_s(R * N), gh_s(N);
     T ga_acc = 0;
     for (int64_t t = TT - 1; t >= 0; --t) {
-      // d loss / d lw_t (before the mask)
-      for (int64_t b = 0; b < B; ++b) {
-        const T gi = gincs[b * TT + t];
-        const T mk = mask ? mask[b * TT + t] : T(1);
-        const T* lwn = lws + (t * B + b) * K;
-        T* gw = adaptive ? gW.data() + b * K : nullptr;
-        if (adaptive) {
-          // gW holds d loss / d logW_t as used at step t + 1; a resampled sequence's logW_t was
-          // reset to a constant, so nothing flows back through it
-          const bool cut = t == TT - 1 || need[t * B + b];
-          T sg = 0;
-          if (cut) std::fill(gw, gw + K, T(0));
-          else for (int64_t k = 0; k < K; ++k) sg += gw[k];
-          for (int64_t k = 0; k < K; ++k) gw[k] += std::exp(lwn[k]) * (gi - sg);  // = d loss / d lwc_t
-          for (int64_t k = 0; k < K; ++k) graw[b * K + k] = mask ? gw[k] * mk : gw[k];
-        } else {
-          for (int64_t k = 0; k < K; ++k) {
-            const T g = gi * std::exp(lwn[k]);
-            graw[b * K + k] = mask ? g * mk : g;
-          }
-        }
-      }
+      weight_grads(d, t, gincs, mask, lws, need, adaptive, gW.data(), graw.data());
       if (t == 0) break;
       const T* f = fz + (t - 1) * P * R;
       const T* o = oy + (t - 1) * P * R;
@@ -287,15 +187,7 @@ struct Backward {
       for (int64_t i = 0; i < N; ++i) gh[i] += gh_s[i];
       for (int64_t i = 0; i < P * R; ++i) ga_acc += gfz[i] * zin[i];
       // scatter-add through the ancestors of step t - 1
-      std::fill(gz.begin(), gz.end(), T(0));
-      const int64_t* ap = anc + (t - 1) * P;
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t k = 0; k < K; ++k) {
-          T* dst = gz.data() + (b * K + ap[b * K + k]) * R;
-          const T* src = gzr.data() + (b * K + k) * R;
-#pragma GCC unroll 16
-          for (int r = 0; r < R; ++r) dst[r] += src[r];
-        }
+      scatter_ancestors<RC>(d, anc + (t - 1) * P, gzr.data(), gz.data());
     }
     std::copy(gz.begin(), gz.end(), gz0);
     std::copy(gpj, gpj + R * R2, gproj);
