@@ -14,6 +14,8 @@ handling, convergence warnings and the bounded dynamics analysis live here once.
 
 from __future__ import annotations
 
+import contextlib
+
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -88,6 +90,20 @@ class _Restart:
     seconds: float = 0.0
 
 
+@contextlib.contextmanager
+def _intra_op_threads(n):
+    """torch's intra-op thread count set to ``n`` inside the block (restored after); None changes nothing."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _run_restart(estimator, data, seed, n_epochs, reuse, partial, desc):
     """Module-level so that joblib (loky, dask) can ship it to workers."""
     return estimator._train_once(data, seed, n_epochs, reuse, partial, desc)
@@ -145,6 +161,8 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
 
     _parameter_constraints: dict = dict(COMMON_CONSTRAINTS)
     _relative_tol = False  # estimators with a positive loss (MSE) watch relative improvements
+    # torch intra-op threads during fit and partial_fit (restored after); None leaves the caller's setting
+    _fit_torch_threads: int | None = None
 
     # ------------------------------------------------------------------ hooks (overridden)
     def _check_param_combinations(self):
@@ -174,18 +192,20 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
     def fit(self, X, y=None, *, u=None):
         self._validate_params()
         self._check_param_combinations()
-        reuse = bool(getattr(self, "warm_start", False)) and self._is_fitted()
-        data = self._prepare_fit(X, y, u, reuse=reuse)
-        self._run_fit(data, n_epochs=self.max_iter, reuse=reuse, partial=False)
+        with _intra_op_threads(self._fit_torch_threads):
+            reuse = bool(getattr(self, "warm_start", False)) and self._is_fitted()
+            data = self._prepare_fit(X, y, u, reuse=reuse)
+            self._run_fit(data, n_epochs=self.max_iter, reuse=reuse, partial=False)
         return self
 
     def partial_fit(self, X, y=None, *, u=None):
         """One more epoch on X (initialising on the first call) at the learning rate ``learning_rate``."""
         self._validate_params()
         self._check_param_combinations()
-        reuse = self._is_fitted()
-        data = self._prepare_fit(X, y, u, reuse=reuse)
-        self._run_fit(data, n_epochs=1, reuse=reuse, partial=True)
+        with _intra_op_threads(self._fit_torch_threads):
+            reuse = self._is_fitted()
+            data = self._prepare_fit(X, y, u, reuse=reuse)
+            self._run_fit(data, n_epochs=1, reuse=reuse, partial=True)
         return self
 
     def _is_fitted(self) -> bool:
@@ -259,12 +279,13 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
             problem.optimizer_state = _torch_tree(self._optimizer_state)
         progress = ProgressReporter(self.verbose, n_epochs, desc)
         try:
-            out.result = fit_module(
-                problem.module, problem.loss_fn, problem.sample_batch, n_epochs=n_epochs,
-                batches_per_epoch=problem.n_batches, schedule=self._schedule(partial=partial),
-                grad_clip=self.grad_clip, validation_fn=problem.validation_fn, monitor_fn=problem.monitor_fn,
-                after_step=problem.after_step, on_epoch=progress, optimizer_state=problem.optimizer_state,
-            )
+            with _intra_op_threads(self._fit_torch_threads):  # also in joblib workers, which skip fit()
+                out.result = fit_module(
+                    problem.module, problem.loss_fn, problem.sample_batch, n_epochs=n_epochs,
+                    batches_per_epoch=problem.n_batches, schedule=self._schedule(partial=partial),
+                    grad_clip=self.grad_clip, validation_fn=problem.validation_fn, monitor_fn=problem.monitor_fn,
+                    after_step=problem.after_step, on_epoch=progress, optimizer_state=problem.optimizer_state,
+                )
         except TrainingDiverged as exc:
             out.error = exc
             return out

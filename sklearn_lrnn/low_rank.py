@@ -326,6 +326,11 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
         self.verbose = verbose
 
     # ------------------------------------------------------------------ validation
+    # Fits run on one torch thread: the fused SMC windows are single-threaded anyway, and torch's own
+    # reductions (the encoder's convolutions, matmul gradients) round differently with more threads, which made
+    # fitted models depend on the machine's core count. Parallelism comes from restarts (n_init, n_jobs).
+    _fit_torch_threads = 1
+
     _parameter_constraints = {
         **RecurrentEstimator._parameter_constraints,
         "rank": [Interval(numbers.Integral, 1, None, closed="left")],
