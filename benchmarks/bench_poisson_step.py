@@ -1,7 +1,7 @@
 """Median time of one SMC gradient step (forward + backward + RAdam) for spiking data with the
-encoder proposal.
+encoder and bootstrap proposals: the fused window (default) and run_smc's per-step loop, steps interleaved.
 
-    .venv/bin/python benchmarks/bench_poisson_step.py [--repeats 20] [--threads 1 2]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_poisson_step.py [--repeats 20] [--threads 1 2]
 
 Configuration (issue 3, the LR-SMC Poisson setting): N = 40 units observed one-to-one as Poisson
 counts of softplus(gain * currents + bias), R = 2, relu, K = 64 particles, 10 trials x 200 steps,
@@ -31,6 +31,9 @@ CFG = dict(R=2, N=40, B=10, T=200, K=64)
 
 
 def step_times(proposal, repeats, warmup=3):
+    """{"fused": [...], "loop": [...]} seconds per step, one fused and one loop step in turn."""
+    from sklearn_lrnn._engine import smc
+
     g = torch.Generator().manual_seed(0)
     R, N, B, T, K = (CFG[k] for k in "RNBTK")
     tr = LowRankTransition(R, N, generator=g, noise_kind="diag")
@@ -39,15 +42,20 @@ def step_times(proposal, repeats, warmup=3):
     model = StateSpaceModel(tr, obs, enc)
     opt = torch.optim.RAdam(model.parameters(), 1e-3)
     x = torch.as_tensor(make_poisson_teacher(B, T, n_units=N, random_state=0).X, dtype=torch.float32)
-    times = []
-    for i in range(warmup + repeats):
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = -run_smc(model, x, n_particles=K, proposal=proposal, generator=g).log_evidence.mean() / T
-        loss.backward()
-        opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
+    times = {"fused": [], "loop": []}
+    try:
+        for i in range(warmup + repeats):
+            for path in times:
+                smc.FUSED_WINDOW = path == "fused"
+                t0 = time.perf_counter()
+                opt.zero_grad(set_to_none=True)
+                loss = -run_smc(model, x, n_particles=K, proposal=proposal, generator=g).log_evidence.mean() / T
+                loss.backward()
+                opt.step()
+                if i >= warmup:
+                    times[path].append(time.perf_counter() - t0)
+    finally:
+        smc.FUSED_WINDOW = True
     return times
 
 
@@ -57,15 +65,21 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
     print(f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs")
-    print("| config | proposal | threads | median ms / step | p10 | p90 |")
+    print("| config | proposal | threads | fused ms / step (p10-p90) | loop ms / step (p10-p90) | loop / fused |")
     print("| --- | --- | --- | --- | --- | --- |")
     for th in args.threads:
         torch.set_num_threads(th)
         for proposal in ("encoder", "bootstrap"):
-            ts = sorted(step_times(proposal, args.repeats))
-            q = lambda p: 1000 * ts[int(p * (len(ts) - 1))]  # noqa: E731
-            print(f"| Poisson N=40, K=64, 10 x 200 | {proposal} | {th} | {1000 * statistics.median(ts):.1f} | "
-                  f"{q(0.1):.1f} | {q(0.9):.1f} |", flush=True)
+            times = step_times(proposal, args.repeats)
+
+            def cell(ts):
+                ts = sorted(ts)
+                q = lambda p: 1000 * ts[int(p * (len(ts) - 1))]  # noqa: E731
+                return f"{1000 * statistics.median(ts):.1f} ({q(0.1):.1f}-{q(0.9):.1f})"
+
+            ratio = statistics.median(times["loop"]) / statistics.median(times["fused"])
+            print(f"| Poisson N=40, K=64, 10 x 200 | {proposal} | {th} | {cell(times['fused'])} | {cell(times['loop'])} "
+                  f"| {ratio:.1f}x |", flush=True)
 
 
 if __name__ == "__main__":

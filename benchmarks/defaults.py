@@ -209,7 +209,17 @@ def run_low_rank(name, seed):
     if d["kind"] == "poisson":
         Xg, _ = model.sample(200, d["X"].shape[1], random_state=0)
         res["rate_corr"] = round(float(np.corrcoef(Xg.mean((0, 1)), d["X"].mean((0, 1)))[0, 1]), 4)
+        (m_data, cv_data), (m_gen, cv_gen) = _isi_stats(d["X"]), _isi_stats(Xg)
+        res.update(isi_mean_ratio=round(m_gen / m_data, 3), isi_cv_ratio=round(cv_gen / cv_data, 3))
     return res
+
+
+def _isi_stats(X):
+    """Mean and coefficient of variation of the inter-spike intervals (in bins: between successive bins with a
+    spike, per neuron and trial, pooled)."""
+    isis = [np.diff(np.flatnonzero(X[i, :, j] > 0)) for i in range(X.shape[0]) for j in range(X.shape[2])]
+    isis = np.concatenate([v for v in isis if len(v)])
+    return float(isis.mean()), float(isis.std() / isis.mean())
 
 
 # --------------------------------------------------------------------------- chaotic flows
@@ -362,7 +372,8 @@ def main():
 
 
 def print_table(results):
-    keys = ["noise_ratio", "period_ratio", "amplitude_ratio", "rate_corr", "n_stable_fit", "fp_distance_max",
+    keys = ["noise_ratio", "period_ratio", "amplitude_ratio", "rate_corr", "isi_mean_ratio", "isi_cv_ratio",
+            "n_stable_fit", "fp_distance_max",
             "D_stsp", "D_stsp_floor", "D_H", "max_lyapunov", "fit_seconds", "n_iter", "peak_rss_mb"]
     print("| system | sigma_z / sigma_x | seeds | " + " | ".join(keys) + " | criteria met (seeds meeting it) |")
     print("|" + "---|" * (len(keys) + 4))
