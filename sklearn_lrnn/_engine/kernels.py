@@ -53,6 +53,9 @@ KERNELS = {
                                           "(SMC per-step loop: fused.make_step)"),
     "smc_window": ("smc_window.cpp", "the whole SMC time loop of the optimal proposal as one autograd op "
                                      "(fused.make_window)"),
+    "smc_window_general": ("smc_window_general.cpp", "the whole SMC time loop of the encoder and bootstrap proposals "
+                                                     "with the observation likelihood (Poisson, Gaussian, both) "
+                                                     "inside, as one autograd op (fused.make_general_window)"),
     "plrnn_rollout": ("plrnn_rollout.cpp", "PLRNN teacher-forced rollout, forward and backward time loops "
                                            "(plrnn.rollout)"),
 }
