@@ -21,16 +21,16 @@ def ext():
     return kernels.extension()
 
 
-def _model(obs_name, act="relu", n_inputs=0, link="softplus", D=9, seed=1, dtype=torch.float64):
+def _model(obs_name, act="relu", n_inputs=0, link="softplus", D=9, seed=1, dtype=torch.float64, rank=2):
     """A small model with every parameter moved off its initial value (so no gradient is trivially zero)."""
     g = torch.Generator().manual_seed(seed)
-    tr = LowRankTransition(2, D, n_inputs, activation=act, generator=g, noise_kind="diag")
+    tr = LowRankTransition(rank, D, n_inputs, activation=act, generator=g, noise_kind="diag")
     mask = None
     if obs_name == "multimodal":
         mask = torch.zeros(D, dtype=torch.bool)
         mask[::2] = True  # interleaved columns: the window reorders them
-    obs = build_observation(obs_name, 2, D, link=link, poisson_mask=mask, generator=g)
-    model = smc.StateSpaceModel(tr, obs, ConvEncoder(D, 2, kernels=(5, 1), channels=(8,))).to(dtype)
+    obs = build_observation(obs_name, rank, D, link=link, poisson_mask=mask, generator=g)
+    model = smc.StateSpaceModel(tr, obs, ConvEncoder(D, rank, kernels=(5, 1), channels=(8,))).to(dtype)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype))
@@ -88,6 +88,19 @@ def test_window_equals_loop_float64(ext, monkeypatch, proposal, obs_name, act, l
     assert ga.keys() == gb.keys() and len(ga) >= 5
     for k in ga:
         torch.testing.assert_close(ga[k], gb[k], rtol=1e-8, atol=1e-10, msg=lambda m, k=k: f"{k}: {m}")
+
+
+@pytest.mark.parametrize("rank,obs_name", [(1, "multimodal"), (5, "poisson_rates"), (16, "poisson_currents")])
+def test_window_equals_loop_other_ranks(ext, monkeypatch, rank, obs_name):
+    """Ranks 1 and 5 (compiled for rank 1..4 and generic above) and 16, the largest the kernels take."""
+    model = _model(obs_name, "tanh", 0, rank=rank)
+    x, _, _ = _data(9, 0, False)
+    (a, ga, _), (b, gb, _) = (_run(model, x, proposal="encoder", fused_window=f, monkeypatch=monkeypatch)
+                              for f in (True, False))
+    torch.testing.assert_close(a.log_evidence, b.log_evidence, rtol=1e-10, atol=1e-10)
+    assert ga.keys() == gb.keys()
+    for k in ga:
+        torch.testing.assert_close(ga[k], gb[k], rtol=1e-8, atol=1e-10)
 
 
 def test_window_is_used(ext, monkeypatch):

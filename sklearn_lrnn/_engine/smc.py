@@ -184,7 +184,7 @@ def run_smc(
     batch_offsets = (torch.arange(B, device=dev) * K).unsqueeze(1)
 
     window = readout = None
-    if (FUSED_WINDOW and resampling == "systematic" and dev.type == "cpu"
+    if (FUSED_WINDOW and resampling == "systematic" and dev.type == "cpu" and T > 1
             and (ess_threshold is None or ess_threshold > 0) and getattr(tr, "mT", None) is not None
             and tr.mT.dtype == dt):
         # None where the kernel is unavailable
