@@ -243,7 +243,8 @@ def run_smc(
             w_f = var_e / (prior_var + var_e)
             q_std = torch.sqrt(prior_var * w_f)
             base = ((1 - w_f) * mu_e).transpose(0, 1).unsqueeze(2) + q_std.transpose(0, 1).unsqueeze(2) * eps
-            w_steps = w_f.transpose(0, 1).unsqueeze(2).expand(T, B, K, R).reshape(T, B * K, R)
+            if window is None:  # the fused window takes w per sequence
+                w_steps = w_f.transpose(0, 1).unsqueeze(2).expand(T, B, K, R).reshape(T, B * K, R)
             base = base.reshape(T, B * K, R)
             # log p(z | z_prev) - log q(z) = -|L^-1 (z - f)|^2 / 2 + |eps|^2 / 2 - log det L + sum log q_std:
             # the last two are particle-independent and join step_const
