@@ -12,9 +12,11 @@
 // These are, channel for channel, the formulas of observations.py (softplus with torch's threshold 20;
 // gradients with torch's conventions at the kinks), so float64 results agree with the per-step loop to
 // rounding. The sweep over channels runs in chunks of W lanes (vec_math.h gives exp / log per vector);
-// the last D mod W channels of each block run as scalars.
+// the last D mod W channels of the Poisson block run as one zero-padded chunk whose padding lanes are
+// dropped, those of the Gaussian block (no transcendental functions) as scalars.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "transition_kernels.h"
@@ -108,9 +110,32 @@ constexpr int NB = 8;
 
 template <typename T, typename S>
 struct PoissonBatch {
+  static constexpr int W = sizeof(S) / sizeof(T);
   S pre[NB], x[NB];
   int64_t row[NB], col[NB];  // particle, channel - Dg
+  int valid[NB];             // lanes that hold channels (fewer than W in a block's last, padded chunk)
   int n = 0;
+
+  // adds a chunk; where valid < W the lanes from valid on are padding (x = 0, pre = 0)
+  bool push(S pre_, S x_, int64_t row_, int64_t col_, int valid_ = W) {
+    pre[n] = pre_, x[n] = x_, row[n] = row_, col[n] = col_, valid[n] = valid_;
+    return ++n == NB;
+  }
+
+  static S keep_lanes(S v, int valid) {
+    if (valid == W) return v;
+    T lanes[W];
+    st(lanes, v);
+    for (int k = valid; k < W; ++k) lanes[k] = T(0);
+    return ld<S>(lanes);
+  }
+
+  void store(T* dst, S v, int valid) {
+    if (valid == W) return st(dst, v);
+    T lanes[W];
+    st(lanes, v);
+    std::copy(lanes, lanes + valid, dst);
+  }
 
   // adds the log-likelihood of each chunk to ll[row] and, where d is given, writes dll/dpre to d[row * Dp + col]
   template <int L>
@@ -123,20 +148,20 @@ struct PoissonBatch {
         rate[j] = SEL(pre[j] > lim, pre[j], SEL(pre[j] > zero, pre[j], zero) + log1p_unit(e[j]));
       for (int j = 0; j < n; ++j) {
         const S rp = rate[j] + bc<S>(T(1e-8));
-        ll[row[j]] += hsum(x[j] * log_s(rp) - rate[j]);
+        ll[row[j]] += hsum(keep_lanes(x[j] * log_s(rp) - rate[j], valid[j]));
         if (d) {  // (x / rp - 1) sigmoid(pre), sigmoid = (pre > 0 ? 1 : e) / (1 + e); one division for both
           const S u = one + e[j];
           const S inv = one / (rp * u);
           const S sig = SEL(pre[j] > lim, one, SEL(pre[j] > zero, one, e[j]) * rp * inv);
-          st(d + row[j] * Dp + col[j], (x[j] * u * inv - one) * sig);
+          store(d + row[j] * Dp + col[j], (x[j] * u * inv - one) * sig, valid[j]);
         }
       }
     } else {
       for (int j = 0; j < n; ++j) e[j] = exp_s(SEL(pre[j] > lim, lim, pre[j]));
       for (int j = 0; j < n; ++j) {
         const S p = SEL(pre[j] > lim, lim, pre[j]);
-        ll[row[j]] += hsum(x[j] * p - e[j]);
-        if (d) st(d + row[j] * Dp + col[j], SEL(pre[j] > lim, zero, x[j] - e[j]));
+        ll[row[j]] += hsum(keep_lanes(x[j] * p - e[j], valid[j]));
+        if (d) store(d + row[j] * Dp + col[j], SEL(pre[j] > lim, zero, x[j] - e[j]), valid[j]);
       }
     }
     n = 0;
@@ -175,19 +200,23 @@ void obs_forward_rows(const ObsView<T>& o, int64_t P, int64_t K, int R_, const T
       for (int64_t i = 0; i < Dgv; i += W)
         accv += lik_f<GAUSS>(readout_pre<OACT>(o, R, i, zv, cb), ld<S>(xb + i), ld<S>(o.iv + i));
     for (int64_t i = Dgv; i < Dg; ++i) accs += lik_f<GAUSS>(readout_pre<OACT>(o, R, i, zs, cb), xb[i], o.iv[i]);
-    // Poisson channels: vector chunks through the batch, the last Dp mod W lanes as scalars
-    if constexpr (W > 1)
-      for (int64_t i = Dg; i < Dv; i += W) {
-        batch.pre[batch.n] = readout_pre<OACT>(o, R, i, zv, cb);
-        batch.x[batch.n] = ld<S>(xb + i);
-        batch.row[batch.n] = p, batch.col[batch.n] = i - Dg;
-        if (++batch.n == NB) flush();
+    // Poisson channels: vector chunks through the batch; the last Dp mod W channels as one padded chunk
+    // (as scalars they would cost ten times as much per channel: std::exp / std::log one at a time)
+    if constexpr (W > 1) {
+      for (int64_t i = Dg; i < Dv; i += W)
+        if (batch.push(readout_pre<OACT>(o, R, i, zv, cb), ld<S>(xb + i), p, i - Dg)) flush();
+      if (Dv < D) {
+        T pre_t[W] = {}, x_t[W] = {};
+        for (int64_t i = Dv; i < D; ++i) pre_t[i - Dv] = readout_pre<OACT>(o, R, i, zs, cb), x_t[i - Dv] = xb[i];
+        if (batch.push(ld<S>(pre_t), ld<S>(x_t), p, Dv - Dg, int(D - Dv))) flush();
       }
-    for (int64_t i = Dv; i < D; ++i) {
-      const T pre = readout_pre<OACT>(o, R, i, zs, cb);
-      T dd;
-      accs += o.link == EXPLINK ? poisson_lik<EXPLINK>(pre, xb[i], dd) : poisson_lik<SOFTPLUS>(pre, xb[i], dd);
-      if (d) d[p * Dp + i - Dg] = dd;
+    } else {
+      for (int64_t i = Dg; i < D; ++i) {
+        const T pre = readout_pre<OACT>(o, R, i, zs, cb);
+        T dd;
+        accs += o.link == EXPLINK ? poisson_lik<EXPLINK>(pre, xb[i], dd) : poisson_lik<SOFTPLUS>(pre, xb[i], dd);
+        if (d) d[p * Dp + i - Dg] = dd;
+      }
     }
     ll[p] += hsum(accv) + accs;
   }
