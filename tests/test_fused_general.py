@@ -139,8 +139,8 @@ def test_recomputed_derivatives_equal_kept(ext, monkeypatch, obs_name, link):
         torch.testing.assert_close(kept[k], recomputed[k], rtol=1e-12, atol=1e-12)
 
 
-def _window_inputs(obs_name, link, n_inputs, seed=0):
-    """Inputs of the raw window op, float64, as run_smc builds them for the encoder proposal."""
+def _window_inputs(obs_name, link, n_inputs, seed=0, bootstrap=False):
+    """Inputs of the raw window op, float64, as run_smc builds them for the encoder (or bootstrap) proposal."""
     g = torch.Generator().manual_seed(seed)
     T, B, K, R, D = 4, 2, 3, 2, 5
     model = _model(obs_name, "tanh", n_inputs, link, D=D, seed=seed)
@@ -154,28 +154,31 @@ def _window_inputs(obs_name, link, n_inputs, seed=0):
     if ro.columns is not None:
         x = x.index_select(-1, ro.columns)
     leaf = lambda t: t.detach().clone().requires_grad_()  # noqa: E731
-    diff = dict(z0=leaf(torch.randn(B * K, R, generator=g, dtype=torch.float64)),
-                lw0=leaf(torch.randn(B, K, generator=g, dtype=torch.float64)),
-                base=leaf(torch.randn(T - 1, B * K, R, generator=g, dtype=torch.float64) * 0.5),
+    rnd = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)  # noqa: E731
+    diff = dict(z0=leaf(rnd(B * K, R)), lw0=leaf(rnd(B, K)),
+                mu=leaf(rnd(T - 1, B, R) * 0.3), q=leaf(torch.rand(T - 1, B, R, generator=g, dtype=torch.float64) + 0.2),
                 w=leaf(torch.rand(T - 1, B, R, generator=g, dtype=torch.float64)),
-                Linv=leaf(torch.eye(R, dtype=torch.float64) * 1.3 + 0.1 * torch.randn(R, R, generator=g, dtype=torch.float64)))
-    extra = torch.randn(T - 1, B * K, generator=g, dtype=torch.float64)
+                Linv=leaf(torch.eye(R, dtype=torch.float64) * 1.3 + 0.1 * rnd(R, R)))
+    if bootstrap:  # z = f + L eps instead of the encoder's terms
+        diff = dict(z0=diff["z0"], lw0=diff["lw0"], L=leaf(torch.eye(R, dtype=torch.float64) * 0.4 + 0.05 * rnd(R, R)))
+    eps = rnd(T - 1, B * K, R)
     cur = leaf(torch.randn(T, B, D, generator=g, dtype=torch.float64) * 0.3) if n_inputs else None
     pos = (torch.arange(K, dtype=torch.float64) + torch.rand(T, B, 1, generator=g, dtype=torch.float64)) / K
-    return model, ro, x, diff, extra, cur, pos
+    return model, ro, x, diff, eps, cur, pos
 
 
-@pytest.mark.parametrize("obs_name,link,n_inputs,ess", [
-    ("poisson", "softplus", 0, None), ("poisson_rates", "exp", 1, 0.8), ("multimodal", "softplus", 0, 0.8),
-    ("gaussian_rates", "softplus", 1, None)])
-def test_window_gradcheck_float64(ext, obs_name, link, n_inputs, ess, seed=0):
+@pytest.mark.parametrize("obs_name,link,n_inputs,ess,bootstrap", [
+    ("poisson", "softplus", 0, None, False), ("poisson_rates", "exp", 1, 0.8, False),
+    ("multimodal", "softplus", 0, 0.8, False), ("gaussian_rates", "softplus", 1, None, False),
+    ("poisson_currents", "softplus", 1, None, True), ("multimodal", "exp", 0, 0.8, True)])
+def test_window_gradcheck_float64(ext, obs_name, link, n_inputs, ess, bootstrap, seed=0):
     """Finite differences through the op itself (resampling positions fixed), for every differentiable input."""
-    model, ro, x, diff, extra, cur, pos = _window_inputs(obs_name, link, n_inputs, seed)
+    model, ro, x, diff, eps, cur, pos = _window_inputs(obs_name, link, n_inputs, seed, bootstrap)
     tr = model.transition
     params = [p for p in (ro.WT, ro.bias, ro.gain, ro.inv_var) if p is not None]
     names = list(diff) + [f"p{i}" for i in range(len(params))] + (["cur"] if cur is not None else [])
     inputs = list(diff.values()) + [p.detach().clone().requires_grad_() for p in params] + ([cur] if cur is not None else [])
-    a = torch.exp(-torch.exp(tr.theta)).detach() if hasattr(tr, "theta") else tr.decay.detach()
+    a = tr.decay.detach()
 
     def f(*args):
         kw = dict(zip(names, args))
@@ -183,8 +186,8 @@ def test_window_gradcheck_float64(ext, obs_name, link, n_inputs, ess, seed=0):
         ro2 = type(ro)(**{**ro.__dict__, **{k: next(it) for k in ("WT", "bias", "gain", "inv_var")
                                              if getattr(ro, k) is not None}})
         window = fused.make_general_window(tr.mT.detach(), tr.n.detach(), tr.h.detach(), a, tr.activation)
-        incs, _, _, _ = window(kw["z0"], kw["lw0"], kw["base"], x, ro2, pos, w=kw["w"], Linv=kw["Linv"], extra=extra,
-                               current=kw.get("cur"), ess_threshold=ess)
+        prop = {k: kw[k] for k in ("L", "mu", "q", "w", "Linv") if k in kw}
+        incs, _, _, _ = window(kw["z0"], kw["lw0"], eps, x, ro2, pos, **prop, current=kw.get("cur"), ess_threshold=ess)
         return (incs * torch.linspace(0.5, 1.5, incs.numel(), dtype=incs.dtype).reshape(incs.shape)).sum()
 
     assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-5)
@@ -192,7 +195,7 @@ def test_window_gradcheck_float64(ext, obs_name, link, n_inputs, ess, seed=0):
 
 def test_window_same_on_one_and_two_threads(ext):
     """The op runs on one thread: bit-identical bound and gradients whatever torch's thread count."""
-    model, ro, x, diff, extra, cur, pos = _window_inputs("poisson_currents", "softplus", 1, seed=2)
+    model, ro, x, diff, eps, cur, pos = _window_inputs("poisson_currents", "softplus", 1, seed=2)
     tr = model.transition
     before = torch.get_num_threads()
     out = []
@@ -202,8 +205,8 @@ def test_window_same_on_one_and_two_threads(ext):
             leaves = [t.detach().clone().requires_grad_() for t in list(diff.values()) + [cur]]
             kw = dict(zip(list(diff) + ["current"], leaves))
             window = fused.make_general_window(tr.mT, tr.n, tr.h, tr.decay, tr.activation)
-            incs, _, _, _ = window(kw["z0"], kw["lw0"], kw["base"], x, ro, pos, w=kw["w"], Linv=kw["Linv"],
-                                   extra=extra, current=kw["current"], ess_threshold=0.7)
+            incs, _, _, _ = window(kw["z0"], kw["lw0"], eps, x, ro, pos, mu=kw["mu"], q=kw["q"], w=kw["w"],
+                                   Linv=kw["Linv"], current=kw["current"], ess_threshold=0.7)
             grads = torch.autograd.grad(incs.sum(), leaves + [tr.mT, tr.n, tr.h, ro.gain, ro.bias])
             out.append((incs.detach(), grads))
     finally:

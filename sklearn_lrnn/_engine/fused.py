@@ -115,16 +115,16 @@ _NO_PHI = 3  # observation_kernels.h: a readout without activation
 def make_general_window(mT, n, h, a, activation: str):
     """The SMC time loop of ``run_smc`` for the encoder and bootstrap proposals as one C++ autograd op.
 
-    Returns ``window(z0, lw0, base, x, readout, pos, *, w=None, Linv=None, extra=None, current=None,
+    Returns ``window(z0, lw0, eps, x, readout, pos, *, L=None, mu=None, q=None, w=None, Linv=None, current=None,
     mask=None, ess_threshold=None, keep_states=False)`` -> ``(incs, states, log_weights, ancestors)``, or None
     when the kernel cannot be used (same conditions as :func:`make_step`). z0: (B K, R) particles at t = 0 and
-    lw0 (B, K) their particle-dependent log weights; base: (T - 1, B K, R) the proposal's additive part of
-    z_t = base_t + w_t * f(z_{t-1}) (w: (T - 1, B, R), None = 1); Linv: (R, R), the inverse Cholesky factor of
-    the transition noise where the weight has the transition density -|Linv (z_t - f)|^2 / 2 (encoder), and
-    extra (T - 1, B K) a data-only term of the weight; x: (T, B, D) observations in the readout's column
-    order; readout: an ``observations.FusedReadout``; pos (T, B, K), current (T, B, N), mask (B, T) as for
-    :func:`make_window`. Differentiable in z0, lw0, base, w, Linv, the readout's tensors, the transition and
-    the current, through incs (B, T) = log sum_k w_t^k.
+    lw0 (B, K) their particle-dependent log weights; eps: (T - 1, B K, R) the proposal's standard-normal draws
+    of steps 1 .. T - 1. Bootstrap proposal: L (R, R), the transition noise's Cholesky factor, z_t = f + L eps.
+    Encoder proposal: mu, q, w (T - 1, B, R) per sequence, z_t = mu + q eps + w f, and Linv (R, R), the inverse
+    Cholesky factor of the transition noise, for the weight |eps|^2 / 2 - |Linv (z_t - f)|^2 / 2. x: (T, B, D)
+    observations in the readout's column order; readout: an ``observations.FusedReadout``; pos (T, B, K),
+    current (T, B, N), mask (B, T) as for :func:`make_window`. Differentiable in z0, lw0, L, mu, q, w, Linv,
+    the readout's tensors, the transition and the current, through incs (B, T) = log sum_k w_t^k.
     """
     prepared = _prepared(mT, n, h, a, activation)
     if prepared is None:
@@ -136,11 +136,11 @@ def make_general_window(mT, n, h, a, activation: str):
     def c(t):
         return None if t is None else t.to(dt).contiguous()
 
-    def window(z0, lw0, base, x, readout, pos, *, w=None, Linv=None, extra=None, current=None, mask=None,
-               ess_threshold=None, keep_states=False):
+    def window(z0, lw0, eps, x, readout, pos, *, L=None, mu=None, q=None, w=None, Linv=None, current=None,
+               mask=None, ess_threshold=None, keep_states=False):
         K = pos.shape[-1]
         thr = 0.0 if ess_threshold is None else float(ess_threshold)
-        tensors = [c(z0), c(lw0), c(base), c(w), c(Linv), c(extra), c(x), c(readout.WT), c(readout.bias),
+        tensors = [c(z0), c(lw0), c(eps), c(L), c(mu), c(q), c(w), c(Linv), c(x), c(readout.WT), c(readout.bias),
                    c(readout.gain), c(h) if readout.phi else None, c(readout.inv_var), mT, n, h, a, c(current),
                    c(pos), c(mask)]
         oact = code if readout.phi else _NO_PHI

@@ -230,7 +230,8 @@ def run_smc(
         if currents is not None and getattr(obs, "uses_current", False):
             obs_cur = currents.transpose(0, 1).unsqueeze(2)  # (T, B, 1, N)
         if proposal == "bootstrap":
-            noise = (eps[1:] @ Lz.T).reshape(T - 1, B * K, R)
+            if window is None:  # the fused window adds L eps itself
+                noise = (eps[1:] @ Lz.T).reshape(T - 1, B * K, R)
             z = mu0.unsqueeze(1) + eps[0] @ L0.T
         else:
             enc = getattr(model, "encoder", None)
@@ -242,22 +243,23 @@ def run_smc(
             prior_var = torch.cat([tr.init_cov.variance().expand(B, 1, R), tr.noise.variance().expand(B, T - 1, R)], 1)
             w_f = var_e / (prior_var + var_e)
             q_std = torch.sqrt(prior_var * w_f)
-            base = ((1 - w_f) * mu_e).transpose(0, 1).unsqueeze(2) + q_std.transpose(0, 1).unsqueeze(2) * eps
-            if window is None:  # the fused window takes w per sequence
+            mu_part = (1 - w_f) * mu_e  # (B, T, R)
+            if window is None:  # per particle for the loop; the fused window takes the per-sequence terms
+                base = mu_part.transpose(0, 1).unsqueeze(2) + q_std.transpose(0, 1).unsqueeze(2) * eps
+                base = base.reshape(T, B * K, R)
                 w_steps = w_f.transpose(0, 1).unsqueeze(2).expand(T, B, K, R).reshape(T, B * K, R)
-            base = base.reshape(T, B * K, R)
+                eps_sq = 0.5 * (eps * eps).sum(-1)  # (T, B, K)
             # log p(z | z_prev) - log q(z) = -|L^-1 (z - f)|^2 / 2 + |eps|^2 / 2 - log det L + sum log q_std:
             # the last two are particle-independent and join step_const
             Linv0, Linv = torch.linalg.inv(L0), torch.linalg.inv(Lz)
-            eps_sq = 0.5 * (eps * eps).sum(-1)  # (T, B, K)
             logdet = torch.cat([torch.log(torch.diagonal(L0)).sum().expand(1),
                                 torch.log(torch.diagonal(Lz)).sum().expand(T - 1)])
             q_const = torch.log(q_std).sum(-1) - logdet  # (B, T)
             step_const = q_const if step_const is None else step_const + q_const
             mu0k = mu0.unsqueeze(1)
-            z = (w_f[:, 0].unsqueeze(1) * mu0k + base[0].reshape(B, K, R))
+            z = w_f[:, 0].unsqueeze(1) * mu0k + (mu_part[:, 0].unsqueeze(1) + q_std[:, 0].unsqueeze(1) * eps[0])
             d = (z - mu0k) @ Linv0.T
-            logw_trans = -0.5 * (d * d).sum(-1) + eps_sq[0]
+            logw_trans = -0.5 * (d * d).sum(-1) + 0.5 * (eps[0] * eps[0]).sum(-1)
         logw = obs_step(0, z, None if obs_cur is None else obs_cur[0])
         if proposal == "encoder":
             logw = logw + logw_trans
@@ -278,12 +280,12 @@ def run_smc(
             # the observation likelihood runs inside the loop; its data-only part is in step_const
             xs = x if readout.columns is None else x.index_select(-1, readout.columns)
             if proposal == "bootstrap":
-                base_steps, w_steps_b, Linv_w, extra = noise, None, None, None
-            else:
-                base_steps, w_steps_b = base[1:], w_f[:, 1:].transpose(0, 1)
-                Linv_w, extra = Linv, eps_sq[1:].reshape(T - 1, B * K)
+                prop = dict(L=Lz)
+            else:  # per sequence: the window adds q eps and the weight's |eps|^2 / 2 itself
+                prop = dict(mu=mu_part[:, 1:].transpose(0, 1), q=q_std[:, 1:].transpose(0, 1),
+                            w=w_f[:, 1:].transpose(0, 1), Linv=Linv)
             incs, states, lws, anc = window(
-                z, logw, base_steps, xs.transpose(0, 1), readout, pos, w=w_steps_b, Linv=Linv_w, extra=extra,
+                z, logw, eps[1:].reshape(T - 1, B * K, R), xs.transpose(0, 1), readout, pos, **prop,
                 current=cur_tb, mask=mask_dt, ess_threshold=ess_threshold, keep_states=keep)
         result = _finish(incs, step_const, mask, adaptive, log_k)
         if return_filter:

@@ -25,8 +25,8 @@ std::vector<at::Tensor> smc_window(const at::Tensor& z0, const at::Tensor& data,
                                    const std::optional<at::Tensor>& mask, double ess_threshold, int64_t act, int64_t K,
                                    bool keep_states);
 // the same for the encoder and bootstrap proposals with the observation models of observation_kernels.h
-// (smc_window_general.cpp): tensors = [z0, lw0, base, w, Linv, extra, x, WT, bias, gain, hobs, iv, mT, n, h, a,
-// current, pos, mask] (None where absent); returns {incs (B, T), states (T, P, R) or empty, normalised log
+// (smc_window_general.cpp): tensors = [z0, lw0, eps, L, mu, q, w, Linv, x, WT, bias, gain, hobs, iv, mT, n, h,
+// a, current, pos, mask] (None where absent: L for the bootstrap, mu, q, w, Linv for the encoder); returns {incs (B, T), states (T, P, R) or empty, normalised log
 // weights (T, B, K), ancestors (T, B, K)}.
 std::vector<at::Tensor> smc_window_general(const std::vector<std::optional<at::Tensor>>& tensors, double ess_threshold,
                                            int64_t act, int64_t K, int64_t Dg, int64_t link, int64_t oact,

@@ -5,21 +5,23 @@
 // Per step t >= 1, for the P = B x K particles (sequence b owns rows b K .. b K + K - 1):
 //   zr  = z_{t-1}[ancestors]                              resampled particles
 //   fz  = a zr + phi(zr mT + c_t; h) n^T                  transition (transition_kernels.h)
-//   z_t = base_t + w_t[b] * fz                            proposal: bootstrap base = eps L^T, w = 1;
-//                                                         encoder base = (1 - w) mu_e + q_std eps, w per
-//                                                         sequence and latent (precision weighting)
-//   lw  = extra_t + obs(x_t[b] | z_t)                     extra: |eps|^2 / 2 (encoder) or none;
-//         - |Linv (z_t - fz)|^2 / 2                       encoder only: the transition density
+//   z_t = fz + L eps_t                                    bootstrap (L: Cholesky factor of the noise)
+//   z_t = mu_t[b] + q_t[b] * eps_t + w_t[b] * fz          encoder: the precision-weighted product of the
+//                                                         prior and the encoder's Gaussian, mu = (1 - w) mu_e,
+//                                                         q its standard deviation, per sequence and latent
+//   lw  = obs(x_t[b] | z_t)                               bootstrap
+//   lw  = obs(x_t[b] | z_t) + |eps_t|^2 / 2               encoder: log p(z | fz) - log q(z) without the
+//         - |Linv (z_t - fz)|^2 / 2                       particle-independent terms
 //   (x mask[b, t])
 // obs is the observation log-likelihood of observation_kernels.h without its particle-independent part.
 // At t = 0 the particles z_0 and their weights lw_0 (B, K) are given (computed by run_smc with torch ops:
 // one step, and it differs between proposals). Weighting and resampling as smc_common.h.
 //
-// All random numbers are drawn by run_smc beforehand (they are in base and pos), so the op consumes
+// All random numbers are drawn by run_smc beforehand (eps and pos), so the op consumes
 // exactly the random numbers of the per-step loop, and it runs on one thread: the result does not
 // depend on the number of torch threads. The backward pass walks the steps in reverse with hand-written
 // gradients (observation_kernels.h, the transition sweep of transition_kernels.h, scatter-add through
-// the ancestors) and returns the gradients of z_0, lw_0, base, w, Linv, the readout (WT, bias, gain,
+// the ancestors) and returns the gradients of z_0, lw_0, L, mu, q, w, Linv, the readout (WT, bias, gain,
 // hobs, iv), the transition (mT, n, h, a) and the current.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
@@ -64,7 +66,7 @@ template <typename T>
 struct Inputs {
   Dims d;
   int64_t D;
-  const T *z0, *lw0, *base, *wf, *Linv, *extra, *x, *mT, *n, *h, *cur, *pos, *mask;
+  const T *z0, *lw0, *eps, *Lz, *mu, *qs, *wf, *Linv, *x, *mT, *n, *h, *cur, *pos, *mask;  // mu set: encoder
   T a;
   ObsView<T> o;
 };
@@ -92,8 +94,10 @@ struct Forward {
     const int R = RC > 0 ? RC : int(d.R);
     std::vector<T> pad;
     fill_pad<T, typename VecOf<T>::type>(pad, R, N, in.mT, in.n, in.h);
-    T Li[RM * RM] = {};
+    T Li[RM * RM] = {}, Lc[RM * RM] = {};
     if (in.Linv) std::copy(in.Linv, in.Linv + R * R, Li);
+    if (in.Lz) std::copy(in.Lz, in.Lz + R * R, Lc);
+    const bool encoder = in.mu != nullptr;
     Resampler<T> rs{d, in.mask, in.pos, s.threshold, incs, lws, anc, need};
     rs.init();
     std::vector<T> lw(P);
@@ -109,16 +113,27 @@ struct Forward {
         gather_ancestors<RC>(d, anc + (t - 1) * P, zprev, zin);
         const T* ct = in.cur ? in.cur + t * B * N : nullptr;
         transition_forward<T>(s.act, d, zin, in.mT, in.n, in.h, in.a, ct, f, pad.data());
-        const T* bs = in.base + (t - 1) * P * R;
-        const T* ex = in.extra ? in.extra + (t - 1) * P : nullptr;
+        const T* eb = in.eps + (t - 1) * P * R;
         for (int64_t p = 0; p < P; ++p) {
           const T* fp = f + p * R;
-          const T* wp = in.wf ? in.wf + ((t - 1) * B + p / K) * R : nullptr;
+          const T* ep = eb + p * R;
           T* zp = zt + p * R;
+          T l = 0;
+          if (encoder) {
+            const int64_t o = ((t - 1) * B + p / K) * R;
+            const T *mp = in.mu + o, *qp = in.qs + o, *wp = in.wf + o;
 #pragma GCC unroll 16
-          for (int r = 0; r < R; ++r) zp[r] = bs[p * R + r] + (wp ? wp[r] * fp[r] : fp[r]);
-          T l = ex ? ex[p] : T(0);
-          if (in.Linv) {
+            for (int r = 0; r < R; ++r) zp[r] = mp[r] + qp[r] * ep[r] + wp[r] * fp[r], l += T(0.5) * ep[r] * ep[r];
+          } else {
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r) {
+              T acc = fp[r];
+#pragma GCC unroll 16
+              for (int i = 0; i < R; ++i) acc += Lc[r * R + i] * ep[i];
+              zp[r] = acc;
+            }
+          }
+          if (encoder) {
             T q = 0;
 #pragma GCC unroll 16
             for (int i = 0; i < R; ++i) {
@@ -148,7 +163,7 @@ struct Backward {
   const int64_t* anc;
   const uint8_t* need;
   // outputs, zero-initialised by the caller (null: not needed)
-  T *gz0, *glw0, *gbase, *gwf, *gLinv, *gWT, *gbias, *ggain, *ghobs, *giv, *gmT, *gn, *gh, *ga, *gcur;
+  T *gz0, *glw0, *gLz, *gmu, *gqs, *gwf, *gLinv, *gWT, *gbias, *ggain, *ghobs, *giv, *gmT, *gn, *gh, *ga, *gcur;
 
   void run() {
     FlushDenormals ftz;
@@ -163,8 +178,9 @@ struct Backward {
     const int R = RC > 0 ? RC : int(d.R);
     std::vector<T> pad;
     fill_pad<T, typename VecOf<T>::type>(pad, R, N, in.mT, in.n, in.h);
-    T Li[RM * RM] = {}, gLi[RM * RM] = {};
+    T Li[RM * RM] = {}, gLi[RM * RM] = {}, gLc[RM * RM] = {};
     if (in.Linv) std::copy(in.Linv, in.Linv + R * R, Li);
+    const bool encoder = in.mu != nullptr;
     const bool adaptive = s.threshold > 0;
     std::vector<T> gz(P * R, T(0)), gzr(P * R), gfz(P * R), graw(P), gW(adaptive ? P : 0, T(0));
     std::vector<T> gm_s(R * N), gn_s(R * N), gh_s(N);
@@ -197,7 +213,7 @@ struct Backward {
         const int64_t b = p / K;
         // the encoder's transition density -|Linv e|^2 / 2, e = z_t - fz
         T gtr[RM] = {};
-        if (in.Linv && graw[p] != T(0)) {
+        if (encoder && graw[p] != T(0)) {
           T e[RM], di[RM];
 #pragma GCC unroll 16
           for (int j = 0; j < R; ++j) e[j] = zp[j] - fp[j];
@@ -216,15 +232,26 @@ struct Backward {
               gtr[j] += graw[p] * Li[i * R + j] * di[i];  // d lw / d fz; d lw / d z_t is its negative
             }
         }
-        const T* wp = in.wf ? in.wf + ((t - 1) * B + b) * R : nullptr;
-        T* gwp = gwf ? gwf + ((t - 1) * B + b) * R : nullptr;
-        T* gbp = gbase ? gbase + ((t - 1) * P + p) * R : nullptr;
+        const T* ep = in.eps + ((t - 1) * P + p) * R;
+        if (encoder) {
+          const int64_t o = ((t - 1) * B + b) * R;
+          const T* wp = in.wf + o;
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-          const T gzt = gzp[r] - gtr[r];  // d loss / d z_t in full
-          if (gbp) gbp[r] = gzt;
-          if (gwp) gwp[r] += gzt * fp[r];
-          gfp[r] = (wp ? wp[r] * gzt : gzt) + gtr[r];
+          for (int r = 0; r < R; ++r) {
+            const T gzt = gzp[r] - gtr[r];  // d loss / d z_t in full
+            if (gmu) gmu[o + r] += gzt;
+            if (gqs) gqs[o + r] += gzt * ep[r];
+            if (gwf) gwf[o + r] += gzt * fp[r];
+            gfp[r] = wp[r] * gzt + gtr[r];
+          }
+        } else {
+#pragma GCC unroll 16
+          for (int r = 0; r < R; ++r) {
+            const T gzt = gzp[r];
+#pragma GCC unroll 16
+            for (int i = 0; i < R; ++i) gLc[r * R + i] += gzt * ep[i];
+            gfp[r] = gzt;
+          }
         }
       }
       transition_backward<T>(s.act, d, gfz.data(), zin, in.mT, in.n, in.h, in.a, ct, gzr.data(), gm_s.data(),
@@ -236,13 +263,14 @@ struct Backward {
     }
     if (gz0) std::copy(gz.begin(), gz.end(), gz0);
     if (gLinv) std::copy(gLi, gLi + R * R, gLinv);
+    if (gLz) std::copy(gLc, gLc + R * R, gLz);
     *ga = ga_acc;
   }
 };
 
 // argument positions (for needs_input_grad and the returned gradients)
 enum Arg : int {
-  Z0 = 0, LW0, BASE, WF, LINV, EXTRA, X, WT, BIAS, GAIN, HOBS, IV, MT, NN, H, A, CUR, POS, MASK, NARGS
+  Z0 = 0, LW0, EPS, LZ, MU, QS, WF, LINV, X, WT, BIAS, GAIN, HOBS, IV, MT, NN, H, A, CUR, POS, MASK, NARGS
 };
 
 struct Checked {
@@ -272,10 +300,19 @@ Checked check(const std::vector<Tensor>& v, const Settings& s) {
   };
   const int64_t T1 = std::max<int64_t>(d.T - 1, 0);
   shape(v[LW0], {d.B, d.K}, "lw0 (B, K)");
-  shape(v[BASE], {T1, d.P, d.R}, "base (T - 1, P, R)");
-  if (v[WF].defined()) shape(v[WF], {T1, d.B, d.R}, "w (T - 1, B, R)");
-  if (v[LINV].defined()) shape(v[LINV], {d.R, d.R}, "Linv (R, R)");
-  if (v[EXTRA].defined()) shape(v[EXTRA], {T1, d.P}, "extra (T - 1, P)");
+  shape(v[EPS], {T1, d.P, d.R}, "eps (T - 1, P, R)");
+  if (v[MU].defined()) {  // encoder
+    for (int i : {QS, WF}) {
+      TORCH_CHECK(v[i].defined(), "smc window: the encoder proposal needs mu, q and w");
+      shape(v[i], {T1, d.B, d.R}, "q / w (T - 1, B, R)");
+    }
+    shape(v[MU], {T1, d.B, d.R}, "mu (T - 1, B, R)");
+    TORCH_CHECK(v[LINV].defined(), "smc window: the encoder proposal needs Linv");
+    shape(v[LINV], {d.R, d.R}, "Linv (R, R)");
+  } else {  // bootstrap
+    TORCH_CHECK(v[LZ].defined(), "smc window: the bootstrap proposal needs L");
+    shape(v[LZ], {d.R, d.R}, "L (R, R)");
+  }
   shape(v[WT], {d.R, D}, "WT (R, D)");
   shape(v[BIAS], {D}, "bias (D,)");
   if (v[GAIN].defined()) shape(v[GAIN], {D}, "gain (D,)");
@@ -302,8 +339,9 @@ template <typename T>
 Inputs<T> inputs(const std::vector<Tensor>& v, const Settings& s, const Checked& c) {
   Inputs<T> in;
   in.d = c.d, in.D = c.D;
-  in.z0 = ptr<T>(v[Z0]), in.lw0 = ptr<T>(v[LW0]), in.base = ptr<T>(v[BASE]), in.wf = ptr<T>(v[WF]);
-  in.Linv = ptr<T>(v[LINV]), in.extra = ptr<T>(v[EXTRA]), in.x = ptr<T>(v[X]);
+  in.z0 = ptr<T>(v[Z0]), in.lw0 = ptr<T>(v[LW0]), in.eps = ptr<T>(v[EPS]), in.Lz = ptr<T>(v[LZ]);
+  in.mu = ptr<T>(v[MU]), in.qs = ptr<T>(v[QS]), in.wf = ptr<T>(v[WF]);
+  in.Linv = ptr<T>(v[LINV]), in.x = ptr<T>(v[X]);
   in.mT = ptr<T>(v[MT]), in.n = ptr<T>(v[NN]), in.h = ptr<T>(v[H]), in.cur = ptr<T>(v[CUR]);
   in.pos = ptr<T>(v[POS]), in.mask = ptr<T>(v[MASK]);
   in.a = v[A].item<T>();
@@ -363,15 +401,16 @@ using OT = std::optional<Tensor>;
 
 class SmcWindowGeneral : public torch::autograd::Function<SmcWindowGeneral> {
  public:
-  // the 19 tensors in Arg order (undefined where absent), then the settings
-  static variable_list forward(AutogradContext* ctx, const OT& z0, const OT& lw0, const OT& base, const OT& wf,
-                               const OT& Linv, const OT& extra, const OT& x, const OT& WT, const OT& bias,
+  // the 21 tensors in Arg order (undefined where absent), then the settings
+  static variable_list forward(AutogradContext* ctx, const OT& z0, const OT& lw0, const OT& eps, const OT& Lz,
+                               const OT& mu, const OT& qs, const OT& wf, const OT& Linv, const OT& x,
+                               const OT& WT, const OT& bias,
                                const OT& gain, const OT& hobs, const OT& iv, const OT& mT, const OT& n, const OT& h,
                                const OT& a, const OT& cur, const OT& pos, const OT& mask, double threshold, int64_t act,
                                int64_t K, int64_t Dg, int64_t link, int64_t oact, bool obs_current, bool keep_states) {
     const Settings s{threshold, act, K, Dg, link, oact, obs_current};
     std::vector<Tensor> v;
-    for (const OT* t : {&z0, &lw0, &base, &wf, &Linv, &extra, &x, &WT, &bias, &gain, &hobs, &iv, &mT, &n, &h, &a, &cur,
+    for (const OT* t : {&z0, &lw0, &eps, &Lz, &mu, &qs, &wf, &Linv, &x, &WT, &bias, &gain, &hobs, &iv, &mT, &n, &h, &a, &cur,
                         &pos, &mask})
       v.push_back(t->has_value() ? **t : Tensor());
     auto r = forward_impl(v, s, keep_states, true);
@@ -407,7 +446,7 @@ class SmcWindowGeneral : public torch::autograd::Function<SmcWindowGeneral> {
       if (v[i].defined()) wanted[i] = ctx->needs_input_grad(edge++);
     auto grad_for = [&](int i) { return wanted[i] ? at::zeros(v[i].sizes(), opt) : Tensor(); };
     std::vector<Tensor> g(NARGS);
-    for (int i : {Z0, LW0, BASE, WF, LINV, WT, BIAS, GAIN, HOBS, IV, CUR}) g[i] = grad_for(i);
+    for (int i : {Z0, LW0, LZ, MU, QS, WF, LINV, WT, BIAS, GAIN, HOBS, IV, CUR}) g[i] = grad_for(i);
     // the transition's gradients are always computed (cheap next to the sweep that produces them)
     g[MT] = at::zeros(v[MT].sizes(), opt), g[NN] = at::zeros(v[NN].sizes(), opt), g[H] = at::zeros(v[H].sizes(), opt);
     g[A] = at::zeros(v[A].sizes(), opt);
@@ -422,15 +461,16 @@ class SmcWindowGeneral : public torch::autograd::Function<SmcWindowGeneral> {
       b.gincs = gincs.const_data_ptr<T>(), b.lws = lws.const_data_ptr<T>(), b.zs = zs.const_data_ptr<T>();
       b.zr = zr.const_data_ptr<T>(), b.fz = fz.const_data_ptr<T>(), b.dobs = ptr<T>(dobs);
       b.anc = anc.const_data_ptr<int64_t>(), b.need = need.const_data_ptr<uint8_t>();
-      b.gz0 = mptr<T>(g[Z0]), b.glw0 = mptr<T>(g[LW0]), b.gbase = mptr<T>(g[BASE]), b.gwf = mptr<T>(g[WF]);
+      b.gz0 = mptr<T>(g[Z0]), b.glw0 = mptr<T>(g[LW0]), b.gLz = mptr<T>(g[LZ]), b.gmu = mptr<T>(g[MU]);
+      b.gqs = mptr<T>(g[QS]), b.gwf = mptr<T>(g[WF]);
       b.gLinv = mptr<T>(g[LINV]), b.gWT = mptr<T>(g[WT]), b.gbias = mptr<T>(g[BIAS]), b.ggain = mptr<T>(g[GAIN]);
       b.ghobs = mptr<T>(g[HOBS]), b.giv = mptr<T>(g[IV]), b.gmT = mptr<T>(g[MT]), b.gn = mptr<T>(g[NN]);
       b.gh = mptr<T>(g[H]), b.ga = mptr<T>(g[A]), b.gcur = mptr<T>(g[CUR]);
       b.run();
     });
-    variable_list out(NARGS + 8);  // one per forward argument: 19 tensors, 8 settings
+    variable_list out(NARGS + 8);  // one per forward argument: 21 tensors, 8 settings
     for (int i = 0; i < NARGS; ++i)
-      if (i != EXTRA && i != X && i != POS && i != MASK && wanted[i]) out[i] = g[i];
+      if (i != EPS && i != X && i != POS && i != MASK && wanted[i]) out[i] = g[i];
     return out;
   }
 };
@@ -459,7 +499,7 @@ std::vector<at::Tensor> smc_window_general(const std::vector<std::optional<at::T
   std::vector<OT> o(NARGS);
   for (int i = 0; i < NARGS; ++i)
     if (v[i].defined()) o[i] = v[i];
-  return SmcWindowGeneral::apply(o[Z0], o[LW0], o[BASE], o[WF], o[LINV], o[EXTRA], o[X], o[WT], o[BIAS], o[GAIN],
+  return SmcWindowGeneral::apply(o[Z0], o[LW0], o[EPS], o[LZ], o[MU], o[QS], o[WF], o[LINV], o[X], o[WT], o[BIAS], o[GAIN],
                                  o[HOBS], o[IV], o[MT], o[NN], o[H], o[A], o[CUR], o[POS], o[MASK], ess_threshold, act,
                                  K, Dg, link, oact, obs_current, keep_states);
 }
