@@ -39,57 +39,21 @@ struct ObsView {
   const T* iv = nullptr;       // (Dg,) inverse variances
 };
 
-// Poisson log-likelihood of one lane group and its derivative dll/dpre (dead code where unused)
-template <int L, typename S>
-inline S poisson_lik(S pre, S x, S& dpre) {
+// Gaussian channel: log-likelihood without the normaliser (iv = 1 / variance), and its gradients in pre and iv.
+// The Poisson terms live in PoissonBatch::flush below (batched for speed).
+template <typename S>
+inline S gauss_ll(S pre, S x, S iv) {
   using T = typename Elem<S>::type;
-  const S zero = bc<S>(0), one = bc<S>(1);
-  if constexpr (L == SOFTPLUS) {
-    const auto pos = pre > zero;
-    const auto lin = pre > bc<S>(T(20));  // torch's softplus threshold: the identity above 20
-    const S e = exp_s(SEL(pos, -pre, pre));  // e^-|pre|
-    const S rate = SEL(lin, pre, SEL(pos, pre, zero) + log1p_unit(e));
-    const S rp = rate + bc<S>(T(1e-8));
-    // dll/dpre = (x / rp - 1) sigmoid(pre), sigmoid = (pre > 0 ? 1 : e) / (1 + e), one division for both
-    const S u = one + e;
-    const S inv = one / (rp * u);
-    dpre = (x * u * inv - one) * SEL(lin, one, SEL(pos, one, e) * rp * inv);
-    return x * log_s(rp) - rate;
-  } else {
-    const auto cut = pre > bc<S>(T(20));  // the log rate is clamped at 20 (no gradient above)
-    const S p = SEL(cut, bc<S>(T(20)), pre);
-    const S ex = exp_s(p);
-    dpre = SEL(cut, zero, x - ex);
-    return x * p - ex;
-  }
+  const S r = x - pre;
+  return bc<S>(T(-0.5)) * r * r * iv;
 }
 
-// per-lane log-likelihood for likelihood L (iv: inverse variance, Gaussian only)
-template <int L, typename S>
-inline S lik_f(S pre, S x, S iv) {
+template <typename S>
+inline S gauss_grad(S pre, S x, S iv, S& giv) {
   using T = typename Elem<S>::type;
-  if constexpr (L == GAUSS) {
-    const S r = x - pre;
-    return bc<S>(T(-0.5)) * r * r * iv;
-  } else {
-    S unused;
-    return poisson_lik<L>(pre, x, unused);
-  }
-}
-
-// dll/dpre (and for GAUSS dll/div in giv)
-template <int L, typename S>
-inline S lik_b(S pre, S x, S iv, S& giv) {
-  using T = typename Elem<S>::type;
-  if constexpr (L == GAUSS) {
-    const S r = x - pre;
-    giv = bc<S>(T(-0.5)) * r * r;
-    return r * iv;
-  } else {
-    S d;
-    poisson_lik<L>(pre, x, d);
-    return d;
-  }
+  const S r = x - pre;
+  giv = bc<S>(T(-0.5)) * r * r;
+  return r * iv;
 }
 
 // pre_d of one chunk (V = vector or scalar lane) at channel j for a particle with latents zz
@@ -175,10 +139,11 @@ template <typename T, typename S, int RC, int OACT>
 void obs_forward_rows(const ObsView<T>& o, int64_t P, int64_t K, int R_, const T* __restrict__ z,
                       const T* __restrict__ x, const T* __restrict__ c, T* __restrict__ ll, T* __restrict__ d) {
   constexpr int64_t W = sizeof(S) / sizeof(T);
+  static_assert(W > 1, "the observation kernels take vectors (scalar lanes are handled inside)");
   constexpr int RM = RC > 0 ? RC : kMaxRank;
   const int R = RC > 0 ? RC : R_;
   const int64_t D = o.D, Dg = o.Dg, Dp = D - Dg;
-  const int64_t Dgv = W > 1 ? Dg - Dg % W : 0, Dv = W > 1 ? D - Dp % W : Dg;
+  const int64_t Dgv = Dg - Dg % W, Dv = D - Dp % W;  // ends of the whole vector chunks of both blocks
   PoissonBatch<T, S> batch;
   auto flush = [&]() {
     if (o.link == EXPLINK) batch.template flush<EXPLINK>(ll, d, Dp);
@@ -196,27 +161,17 @@ void obs_forward_rows(const ObsView<T>& o, int64_t P, int64_t K, int R_, const T
     // Gaussian channels: cheap, directly
     S accv = bc<S>(0);
     T accs = 0;
-    if constexpr (W > 1)
-      for (int64_t i = 0; i < Dgv; i += W)
-        accv += lik_f<GAUSS>(readout_pre<OACT>(o, R, i, zv, cb), ld<S>(xb + i), ld<S>(o.iv + i));
-    for (int64_t i = Dgv; i < Dg; ++i) accs += lik_f<GAUSS>(readout_pre<OACT>(o, R, i, zs, cb), xb[i], o.iv[i]);
+    for (int64_t i = 0; i < Dgv; i += W)
+      accv += gauss_ll(readout_pre<OACT>(o, R, i, zv, cb), ld<S>(xb + i), ld<S>(o.iv + i));
+    for (int64_t i = Dgv; i < Dg; ++i) accs += gauss_ll(readout_pre<OACT>(o, R, i, zs, cb), xb[i], o.iv[i]);
     // Poisson channels: vector chunks through the batch; the last Dp mod W channels as one padded chunk
     // (as scalars they would cost ten times as much per channel: std::exp / std::log one at a time)
-    if constexpr (W > 1) {
-      for (int64_t i = Dg; i < Dv; i += W)
-        if (batch.push(readout_pre<OACT>(o, R, i, zv, cb), ld<S>(xb + i), p, i - Dg)) flush();
-      if (Dv < D) {
-        T pre_t[W] = {}, x_t[W] = {};
-        for (int64_t i = Dv; i < D; ++i) pre_t[i - Dv] = readout_pre<OACT>(o, R, i, zs, cb), x_t[i - Dv] = xb[i];
-        if (batch.push(ld<S>(pre_t), ld<S>(x_t), p, Dv - Dg, int(D - Dv))) flush();
-      }
-    } else {
-      for (int64_t i = Dg; i < D; ++i) {
-        const T pre = readout_pre<OACT>(o, R, i, zs, cb);
-        T dd;
-        accs += o.link == EXPLINK ? poisson_lik<EXPLINK>(pre, xb[i], dd) : poisson_lik<SOFTPLUS>(pre, xb[i], dd);
-        if (d) d[p * Dp + i - Dg] = dd;
-      }
+    for (int64_t i = Dg; i < Dv; i += W)
+      if (batch.push(readout_pre<OACT>(o, R, i, zv, cb), ld<S>(xb + i), p, i - Dg)) flush();
+    if (Dv < D) {
+      T pre_t[W] = {}, x_t[W] = {};
+      for (int64_t i = Dv; i < D; ++i) pre_t[i - Dv] = readout_pre<OACT>(o, R, i, zs, cb), x_t[i - Dv] = xb[i];
+      if (batch.push(ld<S>(pre_t), ld<S>(x_t), p, Dv - Dg, int(D - Dv))) flush();
     }
     ll[p] += hsum(accv) + accs;
   }
@@ -263,10 +218,11 @@ void obs_backward_rows(const ObsView<T>& o, int64_t P, int64_t K, int R_, const 
                        const T* __restrict__ graw, T* __restrict__ gz, T* __restrict__ gWT, T* __restrict__ gbias,
                        T* __restrict__ ggain, T* __restrict__ ghobs, T* __restrict__ giv, T* __restrict__ gc) {
   constexpr int64_t W = sizeof(S) / sizeof(T);
+  static_assert(W > 1, "the observation kernels take vectors (scalar lanes are handled inside)");
   constexpr int RM = RC > 0 ? RC : kMaxRank;
   const int R = RC > 0 ? RC : R_;
   const int64_t D = o.D, Dg = o.Dg, Dp = D - Dg;
-  const int64_t Dgv = W > 1 ? Dg - Dg % W : 0, Dv = W > 1 ? D - Dp % W : Dg;
+  const int64_t Dgv = Dg - Dg % W, Dv = D - Dp % W;  // ends of the whole vector chunks of both blocks
   for (int64_t p = 0; p < P; ++p) {
     const T gr = graw[p];
     if (gr == T(0)) continue;
@@ -284,15 +240,13 @@ void obs_backward_rows(const ObsView<T>& o, int64_t P, int64_t K, int R_, const 
     auto gauss = [&](auto one, int64_t i, auto* zz, auto* gzz) __attribute__((always_inline)) {
       using V = decltype(one);
       V giv_l;
-      const V gpre = bc<V>(gr) * lik_b<GAUSS>(readout_pre<OACT>(o, R, i, zz, cb), ld<V>(xb + i), ld<V>(o.iv + i), giv_l);
+      const V gpre = bc<V>(gr) * gauss_grad(readout_pre<OACT>(o, R, i, zz, cb), ld<V>(xb + i), ld<V>(o.iv + i), giv_l);
       if (giv) st(giv + i, ld<V>(giv + i) + bc<V>(gr) * giv_l);
       readout_backward<OACT>(o, R, i, zz, gzz, gpre, SK_OBS_ARGS);
     };
-    if constexpr (W > 1)
-      for (int64_t i = 0; i < Dgv; i += W) gauss(S{}, i, zv, gzv);
+    for (int64_t i = 0; i < Dgv; i += W) gauss(S{}, i, zv, gzv);
     for (int64_t i = Dgv; i < Dg; ++i) gauss(T{}, i, zs, gzs);
-    if constexpr (W > 1)
-      for (int64_t i = Dg; i < Dv; i += W) readout_backward<OACT>(o, R, i, zv, gzv, bc<S>(gr) * ld<S>(dp + i), SK_OBS_ARGS);
+    for (int64_t i = Dg; i < Dv; i += W) readout_backward<OACT>(o, R, i, zv, gzv, bc<S>(gr) * ld<S>(dp + i), SK_OBS_ARGS);
     for (int64_t i = Dv; i < D; ++i) readout_backward<OACT>(o, R, i, zs, gzs, gr * dp[i], SK_OBS_ARGS);
 #undef SK_OBS_ARGS
     for (int r = 0; r < R; ++r) gz[p * R + r] += hsum(gzv[r]) + gzs[r];
