@@ -103,6 +103,26 @@ def test_window_equals_loop_other_ranks(ext, monkeypatch, rank, obs_name):
         torch.testing.assert_close(ga[k], gb[k], rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("K", [1, 16, 21, 37])
+@pytest.mark.parametrize("obs_name,link", [("poisson_currents", "softplus"), ("multimodal", "exp")])
+def test_window_equals_loop_lane_chunks(ext, monkeypatch, K, obs_name, link):
+    """The observation kernels hold the particles of a sequence in vector lanes (4 to 16 per chunk, by dtype and
+    CPU) and skip the log term of channels without counts: particle counts below, at and across the chunk size
+    with a padded last chunk, and sparse counts with a sequence that has none at some steps."""
+    model = _model(obs_name, "relu", 0, link)
+    g = torch.Generator().manual_seed(6)
+    x = torch.poisson(torch.full((3, 11, 9), 0.2, dtype=torch.float64), generator=g)
+    x[1, 3:6] = 0
+    for proposal in ("bootstrap", "encoder"):
+        (a, ga, _), (b, gb, _) = (_run(model, x, proposal=proposal, fused_window=f, monkeypatch=monkeypatch, K=K)
+                                  for f in (True, False))
+        torch.testing.assert_close(a.log_evidence, b.log_evidence, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(a.filter_means, b.filter_means, rtol=1e-10, atol=1e-10)
+        assert ga.keys() == gb.keys()
+        for k in ga:
+            torch.testing.assert_close(ga[k], gb[k], rtol=1e-8, atol=1e-10, msg=lambda m, k=k: f"{k}: {m}")
+
+
 def test_window_is_used(ext, monkeypatch):
     """The equality test above would pass trivially if the window silently fell back to the loop."""
     calls = []

@@ -1,5 +1,5 @@
 // Observation log-likelihoods of the SMC window for the encoder and bootstrap proposals
-// (smc_window_general.cpp), forward and backward, vectorised over channels.
+// (smc_window_general.cpp), forward and backward, vectorised over particles.
 //
 // Every observation model the window takes is one readout followed by one likelihood per channel:
 //   u_d   = sum_r z_r WT[r, d] + c_d            (c: the input current of one-to-one readouts, or none)
@@ -11,13 +11,29 @@
 // without the particle-independent terms (-log x!, the Gaussian normaliser), which run_smc adds once.
 // These are, channel for channel, the formulas of observations.py (softplus with torch's threshold 20;
 // gradients with torch's conventions at the kinks), so float64 results agree with the per-step loop to
-// rounding. The sweep over channels runs in chunks of W lanes (vec_math.h gives exp / log per vector);
-// the last D mod W channels of the Poisson block run as one zero-padded chunk whose padding lanes are
-// dropped, those of the Gaussian block (no transcendental functions) as scalars.
+// rounding.
+//
+// Layout: the W lanes of a vector (vec_math.h, transition_kernels.h) hold W particles of one sequence
+// (each sequence's K particles in ceil(K / W) chunks, the last one padded with zero particles whose
+// results are dropped), and the loop runs over channels. Then a channel's data x_d, readout weights and
+// bias are single numbers for the whole vector, and:
+//   * spike counts are mostly zero (77% of the bins of the benchmark's teacher), and where x_d = 0 the
+//     Poisson term is -g(pre) alone: the logarithm and x's part of the gradient run only over the
+//     channels with counts, listed once per sequence and step (a second pass over the chunk);
+//   * the log-likelihood of each lane is a plain vector sum over channels (no horizontal sums), and in
+//     the backward pass so are d/dz; the parameter gradients are summed into per-lane partial sums over
+//     all particles and steps, reduced once at the end of the window (ObsLanes::finish).
+// The Poisson chunks of a pass are evaluated NB channels at a time: exp then log1p over the group, so
+// that independent chains overlap (one chain, ~60 dependent operations, is too long for the CPU to
+// overlap several on its own).
+//
+// dll/dpre of the Poisson channels, kept by the forward pass for the backward pass, are stored per step
+// as (B, ceil(K / W), D - Dg, W): ObsLanes::per_step() numbers per step.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "transition_kernels.h"
 #include "vec_math.h"
@@ -39,228 +55,226 @@ struct ObsView {
   const T* iv = nullptr;       // (Dg,) inverse variances
 };
 
-// Gaussian channel: log-likelihood without the normaliser (iv = 1 / variance), and its gradients in pre and iv.
-// The Poisson terms live in PoissonBatch::flush below (batched for speed).
-template <typename S>
-inline S gauss_ll(S pre, S x, S iv) {
-  using T = typename Elem<S>::type;
-  const S r = x - pre;
-  return bc<S>(T(-0.5)) * r * r * iv;
-}
+constexpr int NB = 8;  // Poisson channels evaluated together (see the header comment)
 
-template <typename S>
-inline S gauss_grad(S pre, S x, S iv, S& giv) {
-  using T = typename Elem<S>::type;
-  const S r = x - pre;
-  giv = bc<S>(T(-0.5)) * r * r;
-  return r * iv;
-}
-
-// pre_d of one chunk (V = vector or scalar lane) at channel j for a particle with latents zz
-template <int OACT, typename V, typename T>
-inline __attribute__((always_inline)) V readout_pre(const ObsView<T>& o, int R, int64_t j, const V* zz, const T* cb) {
-  V u = cb ? ld<V>(cb + j) : bc<V>(0);
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) u += zz[r] * ld<V>(o.WT + r * o.D + j);
-  if constexpr (OACT != NO_PHI) u = phi_f<OACT>(u, ld<V>(o.hobs + j));
-  if (o.gain) u = u * ld<V>(o.gain + j);
-  return u + ld<V>(o.bias + j);
-}
-
-// Poisson chunks are evaluated in batches of NB: exp, then log1p, then log over the whole batch. One chunk's
-// chain (exp -> log1p -> log, ~100 dependent operations) is too long for the CPU to overlap two of them;
-// a batch of independent ones runs at the throughput of the arithmetic units (measured 2x faster).
-constexpr int NB = 8;
-
-template <typename T, typename S>
-struct PoissonBatch {
+// The particle layout of one window (B sequences of K particles, D channels) and its scratch space:
+// per chunk the Poisson rates (or pre-activations), per sequence the channels with counts, and the
+// backward pass's per-lane partial sums of the readout's gradients.
+template <typename T>
+struct ObsLanes {
+#ifdef __AVX512F__
+  using S = typename WideVecOf<T>::type;
+#else
+  using S = typename VecOf<T>::type;
+#endif
   static constexpr int W = sizeof(S) / sizeof(T);
-  S pre[NB], x[NB];
-  int64_t row[NB], col[NB];  // particle, channel - Dg
-  int valid[NB];             // lanes that hold channels (fewer than W in a block's last, padded chunk)
-  int n = 0;
+  int64_t B = 0, K = 0, Kc = 0, D = 0, Dg = 0, Dp = 0, R = 0;
+  std::vector<T> rp;         // (Dp, W) this chunk's softplus rate + 1e-8 (or pre, exp link)
+  std::vector<int64_t> nz;   // Poisson channels (from 0) with x != 0 for the current sequence
+  std::vector<T> gW, gbias, ggain, ghobs, giv, gc;  // (R D | D | D | D | Dg | D) x W partial sums
 
-  // adds a chunk; where valid < W the lanes from valid on are padding (x = 0, pre = 0)
-  bool push(S pre_, S x_, int64_t row_, int64_t col_, int valid_ = W) {
-    pre[n] = pre_, x[n] = x_, row[n] = row_, col[n] = col_, valid[n] = valid_;
-    return ++n == NB;
+  ObsLanes(int64_t B_, int64_t K_, int64_t D_, int64_t Dg_, int64_t R_)
+      : B(B_), K(K_), Kc((K_ + W - 1) / W), D(D_), Dg(Dg_), Dp(D_ - Dg_), R(R_), rp(Dp * W), nz(Dp) {}
+
+  static int64_t per_step(int64_t B, int64_t K, int64_t D, int64_t Dg) {  // dll/dpre numbers of one step
+    return B * ((K + W - 1) / W) * W * (D - Dg);
   }
-
-  static S keep_lanes(S v, int valid) {
-    if (valid == W) return v;
-    T lanes[W];
-    st(lanes, v);
-    for (int k = valid; k < W; ++k) lanes[k] = T(0);
-    return ld<S>(lanes);
+  void start_backward() {
+    for (auto* v : {&gW, &gbias, &ggain, &ghobs, &giv, &gc}) v->clear();
+    gW.assign(R * D * W, T(0)), gbias.assign(D * W, T(0)), ggain.assign(D * W, T(0));
+    ghobs.assign(D * W, T(0)), giv.assign(Dg * W, T(0)), gc.assign(D * W, T(0));
   }
-
-  void store(T* dst, S v, int valid) {
-    if (valid == W) return st(dst, v);
-    T lanes[W];
-    st(lanes, v);
-    std::copy(lanes, lanes + valid, dst);
-  }
-
-  // adds the log-likelihood of each chunk to ll[row] and, where d is given, writes dll/dpre to d[row * Dp + col]
-  template <int L>
-  void flush(T* ll, T* d, int64_t Dp) {
-    S e[NB], rate[NB];
-    const S zero = bc<S>(0), one = bc<S>(1), lim = bc<S>(T(20));
-    if constexpr (L == SOFTPLUS) {
-      for (int j = 0; j < n; ++j) e[j] = exp_s(SEL(pre[j] > zero, -pre[j], pre[j]));  // e^-|pre|
-      for (int j = 0; j < n; ++j)
-        rate[j] = SEL(pre[j] > lim, pre[j], SEL(pre[j] > zero, pre[j], zero) + log1p_unit(e[j]));
-      for (int j = 0; j < n; ++j) {
-        const S rp = rate[j] + bc<S>(T(1e-8));
-        ll[row[j]] += hsum(keep_lanes(x[j] * log_s(rp) - rate[j], valid[j]));
-        if (d) {  // (x / rp - 1) sigmoid(pre), sigmoid = (pre > 0 ? 1 : e) / (1 + e); one division for both
-          const S u = one + e[j];
-          const S inv = one / (rp * u);
-          const S sig = SEL(pre[j] > lim, one, SEL(pre[j] > zero, one, e[j]) * rp * inv);
-          store(d + row[j] * Dp + col[j], (x[j] * u * inv - one) * sig, valid[j]);
-        }
-      }
-    } else {
-      for (int j = 0; j < n; ++j) e[j] = exp_s(SEL(pre[j] > lim, lim, pre[j]));
-      for (int j = 0; j < n; ++j) {
-        const S p = SEL(pre[j] > lim, lim, pre[j]);
-        ll[row[j]] += hsum(keep_lanes(x[j] * p - e[j], valid[j]));
-        if (d) store(d + row[j] * Dp + col[j], SEL(pre[j] > lim, zero, x[j] - e[j]), valid[j]);
-      }
-    }
-    n = 0;
+  // adds the partial sums to the outputs (each when non-null)
+  void finish(T* oW, T* obias, T* ogain, T* ohobs, T* oiv) const {
+    auto reduce = [&](const std::vector<T>& acc, T* out, int64_t n) {
+      if (out)
+        for (int64_t j = 0; j < n; ++j) out[j] += hsum(ld<S>(acc.data() + j * W));
+    };
+    reduce(gW, oW, R * D), reduce(gbias, obias, D), reduce(ggain, ogain, D), reduce(ghobs, ohobs, D);
+    reduce(giv, oiv, Dg);
   }
 };
 
-// Adds sum_d ll_d (the particle-dependent part) of every particle to ll[p]. z (P, R); x: (B, D) this
-// step's data; c: (B, D) or null; particle p belongs to sequence p / K. Where d is given, also writes
-// dll/dpre of the Poisson channels to d (P, D - Dg) for the backward pass.
-template <typename T, typename S, int RC, int OACT>
-void obs_forward_rows(const ObsView<T>& o, int64_t P, int64_t K, int R_, const T* __restrict__ z,
-                      const T* __restrict__ x, const T* __restrict__ c, T* __restrict__ ll, T* __restrict__ d) {
-  constexpr int64_t W = sizeof(S) / sizeof(T);
-  static_assert(W > 1, "the observation kernels take vectors (scalar lanes are handled inside)");
+// the latents of lanes [0, valid) from the row-major (particle, R) array zp; padding lanes hold 0
+template <typename S, int RM, typename T>
+inline void load_lanes(const T* zp, int R, int valid, S* zv) {
+  constexpr int W = sizeof(S) / sizeof(T);
+  T lanes[RM][W] = {};
+  for (int l = 0; l < valid; ++l)
+    for (int r = 0; r < R; ++r) lanes[r][l] = zp[l * R + r];
+  for (int r = 0; r < R; ++r) zv[r] = ld<S>(lanes[r]);
+}
+
+// u and pre of channel j for the lanes' latents zv (c: the sequence's current row or null)
+template <int OACT, typename S, typename T>
+inline __attribute__((always_inline)) S lane_pre(const ObsView<T>& o, int R, int64_t j, const S* zv, const T* c) {
+  S u = bc<S>(c ? c[j] : T(0));
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) u += zv[r] * bc<S>(o.WT[r * o.D + j]);
+  if constexpr (OACT != NO_PHI) u = phi_f<OACT>(u, bc<S>(o.hobs[j]));
+  if (o.gain) u = u * bc<S>(o.gain[j]);
+  return u + bc<S>(o.bias[j]);
+}
+
+// Adds sum_d ll_d (the particle-dependent part) of every particle to ll[p] (P = B K particles; particle
+// p belongs to sequence p / K). z (P, R); x: (B, D) this step's data; c: (B, D) or null. Where d is given,
+// also writes dll/dpre of the Poisson channels to d (ObsLanes::per_step() numbers) for the backward pass.
+template <typename T, typename S, int RC, int OACT, int LINK>
+void obs_forward_lanes(const ObsView<T>& o, ObsLanes<T>& sc, int R_, const T* __restrict__ z,
+                       const T* __restrict__ x, const T* __restrict__ c, T* __restrict__ ll, T* __restrict__ d) {
+  constexpr int W = ObsLanes<T>::W;
   constexpr int RM = RC > 0 ? RC : kMaxRank;
   const int R = RC > 0 ? RC : R_;
-  const int64_t D = o.D, Dg = o.Dg, Dp = D - Dg;
-  const int64_t Dgv = Dg - Dg % W, Dv = D - Dp % W;  // ends of the whole vector chunks of both blocks
-  PoissonBatch<T, S> batch;
-  auto flush = [&]() {
-    if (o.link == EXPLINK) batch.template flush<EXPLINK>(ll, d, Dp);
-    else batch.template flush<SOFTPLUS>(ll, d, Dp);
-  };
-  for (int64_t p = 0; p < P; ++p) {
-    const int64_t b = p / K;
+  const int64_t D = o.D, Dg = o.Dg, Dp = D - Dg, K = sc.K, Kc = sc.Kc;
+  const S zero = bc<S>(0), one = bc<S>(1), lim = bc<S>(T(20));
+  T* rp = sc.rp.data();
+  int64_t* nz = sc.nz.data();
+  for (int64_t b = 0; b < sc.B; ++b) {
     const T* xb = x + b * D;
+    const T* xp = xb + Dg;  // the Poisson block
     const T* cb = c ? c + b * D : nullptr;
-    const T* zp = z + p * R;
-    S zv[RM];
-    T zs[RM];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) zv[r] = bc<S>(zp[r]), zs[r] = zp[r];
-    // Gaussian channels: cheap, directly
-    S accv = bc<S>(0);
-    T accs = 0;
-    for (int64_t i = 0; i < Dgv; i += W)
-      accv += gauss_ll(readout_pre<OACT>(o, R, i, zv, cb), ld<S>(xb + i), ld<S>(o.iv + i));
-    for (int64_t i = Dgv; i < Dg; ++i) accs += gauss_ll(readout_pre<OACT>(o, R, i, zs, cb), xb[i], o.iv[i]);
-    // Poisson channels: vector chunks through the batch; the last Dp mod W channels as one padded chunk
-    // (as scalars they would cost ten times as much per channel: std::exp / std::log one at a time)
-    for (int64_t i = Dg; i < Dv; i += W)
-      if (batch.push(readout_pre<OACT>(o, R, i, zv, cb), ld<S>(xb + i), p, i - Dg)) flush();
-    if (Dv < D) {
-      T pre_t[W] = {}, x_t[W] = {};
-      for (int64_t i = Dv; i < D; ++i) pre_t[i - Dv] = readout_pre<OACT>(o, R, i, zs, cb), x_t[i - Dv] = xb[i];
-      if (batch.push(ld<S>(pre_t), ld<S>(x_t), p, Dv - Dg, int(D - Dv))) flush();
+    int64_t m = 0;
+    for (int64_t i = 0; i < Dp; ++i)
+      if (xp[i] != T(0)) nz[m++] = i;
+    for (int64_t kc = 0; kc < Kc; ++kc) {
+      const int64_t p0 = b * K + kc * W;
+      const int valid = int(std::min<int64_t>(W, K - kc * W));
+      S zv[RM];
+      load_lanes<S, RM>(z + p0 * R, R, valid, zv);
+      S acc = zero;
+      for (int64_t j = 0; j < Dg; ++j) {
+        const S res = bc<S>(xb[j]) - lane_pre<OACT>(o, R, j, zv, cb);
+        acc += bc<S>(T(-0.5)) * res * res * bc<S>(o.iv[j]);
+      }
+      T* dc = d ? d + (b * Kc + kc) * Dp * W : nullptr;
+      // pass 1, every Poisson channel: -g(pre), and dll/dpre as if x were 0
+      for (int64_t i0 = 0; i0 < Dp; i0 += NB) {
+        const int n = int(std::min<int64_t>(NB, Dp - i0));
+        S pre[NB], e[NB];
+        for (int j = 0; j < n; ++j) pre[j] = lane_pre<OACT>(o, R, Dg + i0 + j, zv, cb);
+        if constexpr (LINK == SOFTPLUS) {
+          for (int j = 0; j < n; ++j) e[j] = exp_s(SEL(pre[j] > zero, -pre[j], pre[j]));  // e^-|pre|
+          for (int j = 0; j < n; ++j) {
+            const S rate = SEL(pre[j] > lim, pre[j], SEL(pre[j] > zero, pre[j], zero) + log1p_unit(e[j]));
+            acc -= rate;
+            st(rp + (i0 + j) * W, rate + bc<S>(T(1e-8)));
+            // -sigmoid(pre), sigmoid = (pre > 0 ? 1 : e) / (1 + e)
+            if (dc) st(dc + (i0 + j) * W, SEL(pre[j] > lim, -one, -SEL(pre[j] > zero, one, e[j]) / (one + e[j])));
+          }
+        } else {
+          for (int j = 0; j < n; ++j) e[j] = exp_s(SEL(pre[j] > lim, lim, pre[j]));
+          for (int j = 0; j < n; ++j) {
+            acc -= e[j];
+            st(rp + (i0 + j) * W, pre[j]);
+            if (dc) st(dc + (i0 + j) * W, SEL(pre[j] > lim, zero, -e[j]));
+          }
+        }
+      }
+      // pass 2, the channels with counts: + x log(g + 1e-8) (softplus) or + x min(pre, 20) (exp)
+      for (int64_t q = 0; q < m; ++q) {
+        const int64_t i = nz[q];
+        const S xv = bc<S>(xp[i]), r = ld<S>(rp + i * W);
+        if constexpr (LINK == SOFTPLUS) {
+          acc += xv * log_s(r);
+          if (dc) st(dc + i * W, ld<S>(dc + i * W) * (one - xv / r));  // (x / rp - 1) sigmoid
+        } else {
+          acc += xv * SEL(r > lim, lim, r);
+          if (dc) st(dc + i * W, SEL(r > lim, zero, ld<S>(dc + i * W) + xv));
+        }
+      }
+      T lanes[W];
+      st(lanes, acc);
+      for (int l = 0; l < valid; ++l) ll[p0 + l] += lanes[l];
     }
-    ll[p] += hsum(accv) + accs;
-  }
-  if (batch.n) flush();
-}
-
-// One chunk (V = vector or scalar lane) of the backward pass for one particle at channel j, given
-// gpre = graw dll/dpre: adds into gzz (R lanes of partial sums) and the parameter gradients.
-template <int OACT, typename V, typename T>
-inline __attribute__((always_inline)) void readout_backward(const ObsView<T>& o, int R, int64_t j, const V* zz,
-                                                            V* gzz, V gpre, const T* cb, T* gWT, T* gbias,
-                                                            T* ggain, T* ghobs, T* gcb) {
-  const int64_t D = o.D;
-  V u = cb ? ld<V>(cb + j) : bc<V>(0);
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) u += zz[r] * ld<V>(o.WT + r * D + j);
-  V s = u, dsdu = bc<V>(1), dsdh = bc<V>(0);
-  if constexpr (OACT != NO_PHI) s = phi_b<OACT>(u, ld<V>(o.hobs + j), bc<V>(1), dsdu, dsdh);
-  if (gbias) st(gbias + j, ld<V>(gbias + j) + gpre);
-  V gs = gpre;
-  if (o.gain) {
-    if (ggain) st(ggain + j, ld<V>(ggain + j) + gpre * s);
-    gs = gpre * ld<V>(o.gain + j);
-  }
-  V gu = gs;
-  if constexpr (OACT != NO_PHI) {
-    if (ghobs) st(ghobs + j, ld<V>(ghobs + j) + gs * dsdh);
-    gu = gs * dsdu;
-  }
-  if (gcb) st(gcb + j, ld<V>(gcb + j) + gu);
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-    gzz[r] += gu * ld<V>(o.WT + r * D + j);
-    if (gWT) st(gWT + r * D + j, ld<V>(gWT + r * D + j) + gu * zz[r]);
   }
 }
 
-// Gradients of sum_p graw[p] sum_d ll_d(z_p): adds into gz (P, R), gWT (R, D), gbias, ggain, ghobs (D),
-// giv (Dg) and gc (B, D) (each when non-null). d (P, D - Dg): dll/dpre of the Poisson channels, from
-// obs_forward_rows. Particles with graw = 0 are skipped.
+// Gradients of sum_p graw[p] sum_d ll_d(z_p): adds into gz (P, R) and gc (B, D) (when non-null), and the
+// readout's gradients into sc's partial sums (ObsLanes::finish reduces them; which are wanted: the non-null
+// arguments). d: dll/dpre of the Poisson channels from obs_forward_lanes. Chunks whose graw are all zero
+// are skipped.
 template <typename T, typename S, int RC, int OACT>
-void obs_backward_rows(const ObsView<T>& o, int64_t P, int64_t K, int R_, const T* __restrict__ z,
-                       const T* __restrict__ x, const T* __restrict__ c, const T* __restrict__ d,
-                       const T* __restrict__ graw, T* __restrict__ gz, T* __restrict__ gWT, T* __restrict__ gbias,
-                       T* __restrict__ ggain, T* __restrict__ ghobs, T* __restrict__ giv, T* __restrict__ gc) {
-  constexpr int64_t W = sizeof(S) / sizeof(T);
-  static_assert(W > 1, "the observation kernels take vectors (scalar lanes are handled inside)");
+void obs_backward_lanes(const ObsView<T>& o, ObsLanes<T>& sc, int R_, const T* __restrict__ z,
+                        const T* __restrict__ x, const T* __restrict__ c, const T* __restrict__ d,
+                        const T* __restrict__ graw, T* __restrict__ gz, bool want_W, bool want_bias, bool want_gain,
+                        bool want_hobs, bool want_iv, T* __restrict__ gc) {
+  constexpr int W = ObsLanes<T>::W;
   constexpr int RM = RC > 0 ? RC : kMaxRank;
   const int R = RC > 0 ? RC : R_;
-  const int64_t D = o.D, Dg = o.Dg, Dp = D - Dg;
-  const int64_t Dgv = Dg - Dg % W, Dv = D - Dp % W;  // ends of the whole vector chunks of both blocks
-  for (int64_t p = 0; p < P; ++p) {
-    const T gr = graw[p];
-    if (gr == T(0)) continue;
-    const int64_t b = p / K;
+  const int64_t D = o.D, Dg = o.Dg, Dp = D - Dg, K = sc.K, Kc = sc.Kc;
+  T *aW = sc.gW.data(), *abias = sc.gbias.data(), *again = sc.ggain.data(), *ahobs = sc.ghobs.data();
+  T *aiv = sc.giv.data(), *ac = sc.gc.data();
+  auto add = [](T* p, S v) __attribute__((always_inline)) { st(p, ld<S>(p) + v); };
+  for (int64_t b = 0; b < sc.B; ++b) {
     const T* xb = x + b * D;
     const T* cb = c ? c + b * D : nullptr;
-    T* gcb = gc ? gc + b * D : nullptr;
-    const T* zp = z + p * R;
-    const T* dp = d + p * Dp - Dg;  // dp[i] for channel i >= Dg
-    S zv[RM], gzv[RM];
-    T zs[RM], gzs[RM];
+    if (gc) std::fill(ac, ac + D * W, T(0));
+    bool any_b = false;
+    for (int64_t kc = 0; kc < Kc; ++kc) {
+      const int64_t p0 = b * K + kc * W;
+      const int valid = int(std::min<int64_t>(W, K - kc * W));
+      T grl[W] = {};
+      bool any = false;
+      for (int l = 0; l < valid; ++l) grl[l] = graw[p0 + l], any = any || grl[l] != T(0);
+      if (!any) continue;
+      any_b = true;
+      const S gr = ld<S>(grl);
+      S zv[RM], gzv[RM];
+      load_lanes<S, RM>(z + p0 * R, R, valid, zv);
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) zv[r] = bc<S>(zp[r]), zs[r] = zp[r], gzv[r] = bc<S>(0), gzs[r] = 0;
-#define SK_OBS_ARGS cb, gWT, gbias, ggain, ghobs, gcb
-    auto gauss = [&](auto one, int64_t i, auto* zz, auto* gzz) __attribute__((always_inline)) {
-      using V = decltype(one);
-      V giv_l;
-      const V gpre = bc<V>(gr) * gauss_grad(readout_pre<OACT>(o, R, i, zz, cb), ld<V>(xb + i), ld<V>(o.iv + i), giv_l);
-      if (giv) st(giv + i, ld<V>(giv + i) + bc<V>(gr) * giv_l);
-      readout_backward<OACT>(o, R, i, zz, gzz, gpre, SK_OBS_ARGS);
-    };
-    for (int64_t i = 0; i < Dgv; i += W) gauss(S{}, i, zv, gzv);
-    for (int64_t i = Dgv; i < Dg; ++i) gauss(T{}, i, zs, gzs);
-    for (int64_t i = Dg; i < Dv; i += W) readout_backward<OACT>(o, R, i, zv, gzv, bc<S>(gr) * ld<S>(dp + i), SK_OBS_ARGS);
-    for (int64_t i = Dv; i < D; ++i) readout_backward<OACT>(o, R, i, zs, gzs, gr * dp[i], SK_OBS_ARGS);
-#undef SK_OBS_ARGS
-    for (int r = 0; r < R; ++r) gz[p * R + r] += hsum(gzv[r]) + gzs[r];
+      for (int r = 0; r < R; ++r) gzv[r] = bc<S>(0);
+      const T* dc = d ? d + (b * Kc + kc) * Dp * W - Dg * W : nullptr;  // dc[j W] for channel j >= Dg
+      for (int64_t j = 0; j < D; ++j) {
+        S u = bc<S>(cb ? cb[j] : T(0));
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) u += zv[r] * bc<S>(o.WT[r * D + j]);
+        S s = u, dsdu = bc<S>(1), dsdh = bc<S>(0);
+        if constexpr (OACT != NO_PHI) s = phi_b<OACT>(u, bc<S>(o.hobs[j]), bc<S>(1), dsdu, dsdh);
+        S gpre;
+        if (j < Dg) {
+          const S res = bc<S>(xb[j]) - (o.gain ? s * bc<S>(o.gain[j]) : s) - bc<S>(o.bias[j]);
+          if (want_iv) add(aiv + j * W, gr * bc<S>(T(-0.5)) * res * res);
+          gpre = gr * res * bc<S>(o.iv[j]);
+        } else {
+          gpre = gr * ld<S>(dc + j * W);
+        }
+        if (want_bias) add(abias + j * W, gpre);
+        S gs = gpre;
+        if (o.gain) {
+          if (want_gain) add(again + j * W, gpre * s);
+          gs = gpre * bc<S>(o.gain[j]);
+        }
+        S gu = gs;
+        if constexpr (OACT != NO_PHI) {
+          if (want_hobs) add(ahobs + j * W, gs * dsdh);
+          gu = gs * dsdu;
+        }
+        if (gc) add(ac + j * W, gu);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          gzv[r] += gu * bc<S>(o.WT[r * D + j]);
+          if (want_W) add(aW + (r * D + j) * W, gu * zv[r]);
+        }
+      }
+      T lanes[RM][W];
+      for (int r = 0; r < R; ++r) st(lanes[r], gzv[r]);
+      for (int l = 0; l < valid; ++l)
+        for (int r = 0; r < R; ++r) gz[(p0 + l) * R + r] += lanes[r][l];
+    }
+    if (gc && any_b)
+      for (int64_t j = 0; j < D; ++j) gc[b * D + j] += hsum(ld<S>(ac + j * W));
   }
 }
 
-// dispatch on the rank (1..4 unrolled) and the readout activation
+// dispatch on the rank (1..4 unrolled), the readout activation and (forward) the link
 template <typename T, bool BACKWARD, typename... A>
-void obs_dispatch(const ObsView<T>& o, int R, A... args) {
-  using V = typename VecOf<T>::type;
+void obs_dispatch(const ObsView<T>& o, int R, ObsLanes<T>& lanes, A... args) {
+  using V = typename ObsLanes<T>::S;
   auto go = [&](auto rc, auto oa) {
     constexpr int RC = decltype(rc)::value, OA = decltype(oa)::value;
-    if constexpr (BACKWARD) obs_backward_rows<T, V, RC, OA>(o, args...);
-    else obs_forward_rows<T, V, RC, OA>(o, args...);
+    if constexpr (BACKWARD) obs_backward_lanes<T, V, RC, OA>(o, lanes, args...);
+    else if (o.link == EXPLINK) obs_forward_lanes<T, V, RC, OA, EXPLINK>(o, lanes, args...);
+    else obs_forward_lanes<T, V, RC, OA, SOFTPLUS>(o, lanes, args...);
   };
   auto with_act = [&](auto rc) {
     switch (o.oact) {

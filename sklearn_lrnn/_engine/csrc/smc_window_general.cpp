@@ -76,7 +76,7 @@ struct Forward {
   Inputs<T> in;
   Settings s;
   T *incs, *lws, *zs, *zr, *fz;  // zs (T, P, R) or two rolling slots; zr, fz (T - 1, P, R) or one slot
-  T* dobs;                        // (T - 1, P, D - Dg) dll/dpre of the Poisson channels, or null
+  T* dobs;                        // (T - 1, ObsLanes::per_step) dll/dpre of the Poisson channels, or null
   int64_t* anc;
   uint8_t* need;
   bool keep_all;
@@ -100,6 +100,8 @@ struct Forward {
     const bool encoder = in.mu != nullptr;
     Resampler<T> rs{d, in.mask, in.pos, s.threshold, incs, lws, anc, need};
     rs.init();
+    ObsLanes<T> lanes(B, K, D, in.o.Dg, R);
+    const int64_t d_step = ObsLanes<T>::per_step(B, K, D, in.o.Dg);
     std::vector<T> lw(P);
     std::copy(in.z0, in.z0 + P * R, zs);
     std::copy(in.lw0, in.lw0 + P, lw.begin());
@@ -146,9 +148,9 @@ struct Forward {
           }
           lw[p] = l;
         }
-        obs_dispatch<T, false>(in.o, R, P, K, R, zt, in.x + t * B * D,
+        obs_dispatch<T, false>(in.o, R, lanes, R, zt, in.x + t * B * D,
                                s.obs_current ? ct : static_cast<const T*>(nullptr), lw.data(),
-                               dobs ? dobs + (t - 1) * P * (D - in.o.Dg) : static_cast<T*>(nullptr));
+                               dobs ? dobs + (t - 1) * d_step : static_cast<T*>(nullptr));
       }
       rs.step(t, lw.data());
     }
@@ -185,7 +187,10 @@ struct Backward {
     std::vector<T> gz(P * R, T(0)), gzr(P * R), gfz(P * R), graw(P), gW(adaptive ? P : 0, T(0));
     std::vector<T> gm_s(R * N), gn_s(R * N), gh_s(N);
     const int64_t Dp = D - in.o.Dg;
-    std::vector<T> dscratch(dobs ? 0 : P * Dp), llscratch(dobs ? 0 : P);
+    ObsLanes<T> lanes(B, K, D, in.o.Dg, R);
+    lanes.start_backward();
+    const int64_t d_step = ObsLanes<T>::per_step(B, K, D, in.o.Dg);
+    std::vector<T> dscratch(dobs ? 0 : d_step), llscratch(dobs ? 0 : P);
     T ga_acc = 0;
     for (int64_t t = TT - 1; t >= 0; --t) {
       weight_grads(d, t, gincs, in.mask, lws, need, adaptive, gW.data(), graw.data());
@@ -200,11 +205,12 @@ struct Backward {
       T* gct = gcur ? gcur + t * B * N : nullptr;
       // the observation term: into gz (d z_t) and the readout's gradients
       const T* ot = s.obs_current ? ct : static_cast<const T*>(nullptr);
-      const T* dt = dobs ? dobs + (t - 1) * P * Dp : dscratch.data();
+      const T* dt = dobs ? dobs + (t - 1) * d_step : dscratch.data();
       if (!dobs && Dp > 0)  // not kept by the forward pass (too large): recompute this step's
-        obs_dispatch<T, false>(in.o, R, P, K, R, zt, in.x + t * B * D, ot, llscratch.data(), dscratch.data());
-      obs_dispatch<T, true>(in.o, R, P, K, R, zt, in.x + t * B * D, ot, dt, static_cast<const T*>(graw.data()),
-                            gz.data(), gWT, gbias, ggain, ghobs, giv, s.obs_current ? gct : static_cast<T*>(nullptr));
+        obs_dispatch<T, false>(in.o, R, lanes, R, zt, in.x + t * B * D, ot, llscratch.data(), dscratch.data());
+      obs_dispatch<T, true>(in.o, R, lanes, R, zt, in.x + t * B * D, ot, dt, static_cast<const T*>(graw.data()),
+                            gz.data(), gWT != nullptr, gbias != nullptr, ggain != nullptr, ghobs != nullptr,
+                            giv != nullptr, s.obs_current ? gct : static_cast<T*>(nullptr));
       for (int64_t p = 0; p < P; ++p) {
         const T* fp = f + p * R;
         const T* zp = zt + p * R;
@@ -261,6 +267,7 @@ struct Backward {
       for (int64_t i = 0; i < P * R; ++i) ga_acc += gfz[i] * zin[i];
       scatter_ancestors<RC>(d, anc + (t - 1) * P, gzr.data(), gz.data());
     }
+    lanes.finish(gWT, gbias, ggain, ghobs, giv);
     if (gz0) std::copy(gz.begin(), gz.end(), gz0);
     if (gLinv) std::copy(gLi, gLi + R * R, gLinv);
     if (gLz) std::copy(gLc, gLc + R * R, gLz);
@@ -371,10 +378,12 @@ std::vector<Tensor> forward_impl(const std::vector<Tensor>& v, const Settings& s
   Tensor need = at::zeros({d.T, d.B}, opt.dtype(at::kByte));
   Tensor zr = at::empty({slots, d.P, d.R}, opt), fz = at::empty({slots, d.P, d.R}, opt);
   const int64_t Dp = c.D - s.Dg;
-  const bool keep_d = keep_grad && Dp > 0 && (d.T - 1) * d.P * Dp * int64_t(v[Z0].element_size()) <= max_kept_derivative_bytes.load();
-  Tensor dobs = keep_d ? at::empty({d.T - 1, d.P, Dp}, opt) : Tensor();
+  Tensor dobs;
   AT_DISPATCH_FLOATING_TYPES(v[Z0].scalar_type(), "smc_window_general_forward", [&] {
     using T = scalar_t;
+    const int64_t d_step = ObsLanes<T>::per_step(d.B, d.K, c.D, s.Dg);
+    const bool keep_d = keep_grad && Dp > 0 && (d.T - 1) * d_step * int64_t(sizeof(T)) <= max_kept_derivative_bytes.load();
+    if (keep_d) dobs = at::empty({d.T - 1, d_step}, opt);
     Forward<T> f;
     f.in = inputs<T>(v, s, c), f.s = s;
     f.incs = incs.mutable_data_ptr<T>(), f.lws = lws.mutable_data_ptr<T>(), f.zs = zs.mutable_data_ptr<T>();

@@ -34,11 +34,19 @@ typedef double vd __attribute__((vector_size(32)));
 template <typename T> struct VecOf;
 template <> struct VecOf<float> { using type = vf; };
 template <> struct VecOf<double> { using type = vd; };
+// 64-byte vectors (16 floats / 8 doubles): the observation kernels' particle lanes where the CPU has AVX-512
+typedef float vf16 __attribute__((vector_size(64)));
+typedef double vd8 __attribute__((vector_size(64)));
+template <typename T> struct WideVecOf;
+template <> struct WideVecOf<float> { using type = vf16; };
+template <> struct WideVecOf<double> { using type = vd8; };
 
 // S is either the scalar T or its vector; T is the element type
 template <typename S> struct Elem { using type = S; };
 template <> struct Elem<vf> { using type = float; };
 template <> struct Elem<vd> { using type = double; };
+template <> struct Elem<vf16> { using type = float; };
+template <> struct Elem<vd8> { using type = double; };
 template <typename S> constexpr bool is_vec = !std::is_same_v<S, typename Elem<S>::type>;
 
 // broadcast (S{} + v would add 0.0 and a lane loop is assembled lane by lane: spell the lanes out)
@@ -47,6 +55,10 @@ template <typename S> inline S bc(typename Elem<S>::type v) {
     return vf{v, v, v, v, v, v, v, v};
   } else if constexpr (std::is_same_v<S, vd>) {
     return vd{v, v, v, v};
+  } else if constexpr (std::is_same_v<S, vf16>) {
+    return vf16{v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v};
+  } else if constexpr (std::is_same_v<S, vd8>) {
+    return vd8{v, v, v, v, v, v, v, v};
   } else {
     return v;
   }

@@ -24,6 +24,8 @@ namespace sklearn_lrnn_kernels {
 template <typename I, int BYTES> struct IntVec;
 template <> struct IntVec<int32_t, 32> { typedef int32_t type __attribute__((vector_size(32))); };
 template <> struct IntVec<int64_t, 32> { typedef int64_t type __attribute__((vector_size(32))); };
+template <> struct IntVec<int32_t, 64> { typedef int32_t type __attribute__((vector_size(64))); };
+template <> struct IntVec<int64_t, 64> { typedef int64_t type __attribute__((vector_size(64))); };
 
 template <typename S>
 inline S exp_s(S x) {
