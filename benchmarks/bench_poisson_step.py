@@ -25,6 +25,7 @@ from sklearn_lrnn._engine.encoder import ConvEncoder  # noqa: E402
 from sklearn_lrnn._engine.low_rank import LowRankTransition  # noqa: E402
 from sklearn_lrnn._engine.observations import build_observation  # noqa: E402
 from sklearn_lrnn._engine.smc import StateSpaceModel, run_smc  # noqa: E402
+from sklearn_lrnn._engine.training import make_optimizer  # noqa: E402
 from sklearn_lrnn.datasets import make_poisson_teacher  # noqa: E402
 
 CFG = dict(R=2, N=40, B=10, T=200, K=64)
@@ -40,7 +41,7 @@ def step_times(proposal, repeats, warmup=3):
     obs = build_observation("poisson_currents", R, N)
     enc = ConvEncoder(N, R) if proposal == "encoder" else None
     model = StateSpaceModel(tr, obs, enc)
-    opt = torch.optim.RAdam(model.parameters(), 1e-3)
+    opt = make_optimizer(model.parameters(), 1e-3)  # as the estimators train
     x = torch.as_tensor(make_poisson_teacher(B, T, n_units=N, random_state=0).X, dtype=torch.float32)
     times = {"fused": [], "loop": []}
     try:

@@ -49,6 +49,7 @@ def worker(model_name, N, T, K, repeats, loop=False, B=10, R=2):
     from sklearn_lrnn._engine.observations import build_observation
     from sklearn_lrnn._engine import smc
     from sklearn_lrnn._engine.smc import StateSpaceModel, run_smc
+    from sklearn_lrnn._engine.training import make_optimizer
 
     smc.FUSED_WINDOW = not loop  # the per-step loop: the path every spiking fit took before the fused window
     torch.set_num_threads(1)
@@ -63,7 +64,7 @@ def worker(model_name, N, T, K, repeats, loop=False, B=10, R=2):
         enc = ConvEncoder(N, R) if proposal == "encoder" else None
         x = torch.poisson(torch.full((B, T, N), 0.3), generator=g)
     model = StateSpaceModel(tr, obs, enc)
-    opt = torch.optim.RAdam(model.parameters(), 1e-3)
+    opt = make_optimizer(model.parameters(), 1e-3)  # as the estimators train
     base_rss = _rss_mb()
 
     def step():

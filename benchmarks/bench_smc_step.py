@@ -31,6 +31,7 @@ from sklearn_lrnn._engine.low_rank import LowRankTransition  # noqa: E402
 from sklearn_lrnn._engine.observations import GaussianAffine, GaussianCurrents  # noqa: E402
 from sklearn_lrnn._engine import smc  # noqa: E402
 from sklearn_lrnn._engine.smc import StateSpaceModel, run_smc  # noqa: E402
+from sklearn_lrnn._engine.training import make_optimizer  # noqa: E402
 
 CONFIGS = {
     "eeg": dict(R=3, N=512, D=64, B=10, T=50, K=10, act="clipped_relu", obs=GaussianAffine),
@@ -42,7 +43,7 @@ def _stepper(cfg):
     g = torch.Generator().manual_seed(0)
     tr = LowRankTransition(cfg["R"], cfg["N"], activation=cfg["act"], generator=g)
     model = StateSpaceModel(tr, cfg["obs"](cfg["R"], cfg["D"], generator=g))
-    opt = torch.optim.RAdam(model.parameters(), 1e-3)
+    opt = make_optimizer(model.parameters(), 1e-3)  # as the estimators train
     x = torch.randn(cfg["B"], cfg["T"], cfg["D"], generator=g)
 
     def step():

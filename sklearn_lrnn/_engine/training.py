@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["TrainResult", "fit_module", "TrainingDiverged", "LearningRateSchedule", "SCHEDULES"]
+__all__ = ["TrainResult", "fit_module", "make_optimizer", "TrainingDiverged", "LearningRateSchedule", "SCHEDULES"]
 
 SCHEDULES = ("plateau", "exponential", "constant")
 
@@ -86,6 +86,17 @@ class LearningRateSchedule:
 
 def _finite_params(module: torch.nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+
+
+def make_optimizer(params, lr: float) -> torch.optim.Optimizer:
+    """The optimiser every model trains with: RAdam over ``params``.
+
+    ``foreach=True`` updates all parameter tensors with one batched call per arithmetic step instead of a
+    Python loop over the tensors (torch picks it by default only on CUDA). A spiking model has about 15
+    small parameter tensors: the update takes ~0.6 instead of ~1.3 ms per step on the CPU, and the
+    result differs only by rounding. The benchmarks build their steps with this function too.
+    """
+    return torch.optim.RAdam(params, lr=lr, foreach=True)
 
 
 def fit_module(
@@ -157,7 +168,7 @@ def fit_module(
     elif n_iter_no_change is not None:
         schedule = dataclasses.replace(schedule, patience=n_iter_no_change, tol=tol)
     params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.RAdam(params, lr=schedule.lr)
+    optimizer = make_optimizer(params, schedule.lr)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
     gamma = schedule.gamma()
