@@ -26,9 +26,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("plrnn_backward", &f::plrnn_backward, "PLRNN teacher-forced rollout, backward time loop (plrnn_rollout.cpp)",
         py::arg("gY"), py::arg("A"), py::arg("W1t"), py::arg("W2t"), py::arg("h2"), py::arg("Zin"), py::arg("U"),
         py::arg("keep"), py::arg("forced"), py::arg("kind"), py::arg("need_gP"));
-  m.def("set_max_kept_derivative_bytes", &f::set_max_kept_derivative_bytes,
-        "largest dll/dpre buffer the general SMC window keeps for its backward pass (beyond: recomputed)");
-  m.def("get_max_kept_derivative_bytes", &f::get_max_kept_derivative_bytes);
   m.def("set_min_work_per_thread", &f::set_min_work_per_thread,
         "below this many particle x unit elements per worker a step runs on one thread");
   m.def("get_min_work_per_thread", &f::get_min_work_per_thread);

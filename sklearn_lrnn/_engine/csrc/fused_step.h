@@ -31,9 +31,6 @@ std::vector<at::Tensor> smc_window(const at::Tensor& z0, const at::Tensor& data,
 std::vector<at::Tensor> smc_window_general(const std::vector<std::optional<at::Tensor>>& tensors, double ess_threshold,
                                            int64_t act, int64_t K, int64_t Dg, int64_t link, int64_t oact,
                                            bool obs_current, bool keep_states);
-// the largest dll/dpre buffer (bytes) the general window keeps from its forward for its backward pass
-void set_max_kept_derivative_bytes(int64_t v);
-int64_t get_max_kept_derivative_bytes();
 // the PLRNN rollout's forward time loop (plrnn_rollout.cpp, as plrnn._rollout_nograd): {Y (T, B, M) pre-forcing
 // states, Zin (T, B, M) states entering each step, U (T, B, H) hidden pre-activations (empty for kind 0)};
 // kind 0 vanilla, 1 shallow, 2 clipped shallow; forced: (T,) bool/uint8. Not recorded by autograd.

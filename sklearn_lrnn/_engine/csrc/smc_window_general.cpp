@@ -35,7 +35,6 @@
 #include "transition_kernels.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -76,7 +75,6 @@ struct Forward {
   Inputs<T> in;
   Settings s;
   T *incs, *lws, *zs, *zr, *fz;  // zs (T, P, R) or two rolling slots; zr, fz (T - 1, P, R) or one slot
-  T* dobs;                        // (T - 1, ObsLanes::per_step) dll/dpre of the Poisson channels, or null
   int64_t* anc;
   uint8_t* need;
   bool keep_all;
@@ -101,7 +99,6 @@ struct Forward {
     Resampler<T> rs{d, in.mask, in.pos, s.threshold, incs, lws, anc, need};
     rs.init();
     ObsLanes<T> lanes(B, K, D, in.o.Dg, R);
-    const int64_t d_step = ObsLanes<T>::per_step(B, K, D, in.o.Dg);
     std::vector<T> lw(P);
     std::copy(in.z0, in.z0 + P * R, zs);
     std::copy(in.lw0, in.lw0 + P, lw.begin());
@@ -149,8 +146,7 @@ struct Forward {
           lw[p] = l;
         }
         obs_dispatch<T, false>(in.o, R, lanes, R, zt, in.x + t * B * D,
-                               s.obs_current ? ct : static_cast<const T*>(nullptr), lw.data(),
-                               dobs ? dobs + (t - 1) * d_step : static_cast<T*>(nullptr));
+                               s.obs_current ? ct : static_cast<const T*>(nullptr), lw.data());
       }
       rs.step(t, lw.data());
     }
@@ -161,7 +157,7 @@ template <typename T>
 struct Backward {
   Inputs<T> in;
   Settings s;
-  const T *gincs, *lws, *zs, *zr, *fz, *dobs;  // dobs: as Forward's, or null (recomputed per step)
+  const T *gincs, *lws, *zs, *zr, *fz;
   const int64_t* anc;
   const uint8_t* need;
   // outputs, zero-initialised by the caller (null: not needed)
@@ -186,11 +182,8 @@ struct Backward {
     const bool adaptive = s.threshold > 0;
     std::vector<T> gz(P * R, T(0)), gzr(P * R), gfz(P * R), graw(P), gW(adaptive ? P : 0, T(0));
     std::vector<T> gm_s(R * N), gn_s(R * N), gh_s(N);
-    const int64_t Dp = D - in.o.Dg;
     ObsLanes<T> lanes(B, K, D, in.o.Dg, R);
     lanes.start_backward();
-    const int64_t d_step = ObsLanes<T>::per_step(B, K, D, in.o.Dg);
-    std::vector<T> dscratch(dobs ? 0 : d_step), llscratch(dobs ? 0 : P);
     T ga_acc = 0;
     for (int64_t t = TT - 1; t >= 0; --t) {
       weight_grads(d, t, gincs, in.mask, lws, need, adaptive, gW.data(), graw.data());
@@ -205,10 +198,7 @@ struct Backward {
       T* gct = gcur ? gcur + t * B * N : nullptr;
       // the observation term: into gz (d z_t) and the readout's gradients
       const T* ot = s.obs_current ? ct : static_cast<const T*>(nullptr);
-      const T* dt = dobs ? dobs + (t - 1) * d_step : dscratch.data();
-      if (!dobs && Dp > 0)  // not kept by the forward pass (too large): recompute this step's
-        obs_dispatch<T, false>(in.o, R, lanes, R, zt, in.x + t * B * D, ot, llscratch.data(), dscratch.data());
-      obs_dispatch<T, true>(in.o, R, lanes, R, zt, in.x + t * B * D, ot, dt, static_cast<const T*>(graw.data()),
+      obs_dispatch<T, true>(in.o, R, lanes, R, zt, in.x + t * B * D, ot, static_cast<const T*>(graw.data()),
                             gz.data(), gWT != nullptr, gbias != nullptr, ggain != nullptr, ghobs != nullptr,
                             giv != nullptr, s.obs_current ? gct : static_cast<T*>(nullptr));
       for (int64_t p = 0; p < P; ++p) {
@@ -358,13 +348,7 @@ Inputs<T> inputs(const std::vector<Tensor>& v, const Settings& s, const Checked&
   return in;
 }
 
-// The forward pass keeps dll/dpre of every Poisson channel, step and particle for the backward pass up to
-// this size; beyond it (e.g. 1,000 neurons x 640 particles x 200 steps: 512 MB in float32) the backward
-// pass recomputes them step by step (the transcendental functions twice, memory flat).
-// (settable for the tests of the recompute path: set_max_kept_derivative_bytes)
-std::atomic<int64_t> max_kept_derivative_bytes{int64_t(128) << 20};
-
-// {incs, zs, lws, anc, need, zr, fz, dobs}
+// {incs, zs, lws, anc, need, zr, fz}
 std::vector<Tensor> forward_impl(const std::vector<Tensor>& v, const Settings& s, bool keep_states, bool keep_grad) {
   const Checked c = check(v, s);
   const Dims& d = c.d;
@@ -377,23 +361,17 @@ std::vector<Tensor> forward_impl(const std::vector<Tensor>& v, const Settings& s
   Tensor anc = at::empty({d.T, d.B, d.K}, opt.dtype(at::kLong));
   Tensor need = at::zeros({d.T, d.B}, opt.dtype(at::kByte));
   Tensor zr = at::empty({slots, d.P, d.R}, opt), fz = at::empty({slots, d.P, d.R}, opt);
-  const int64_t Dp = c.D - s.Dg;
-  Tensor dobs;
   AT_DISPATCH_FLOATING_TYPES(v[Z0].scalar_type(), "smc_window_general_forward", [&] {
     using T = scalar_t;
-    const int64_t d_step = ObsLanes<T>::per_step(d.B, d.K, c.D, s.Dg);
-    const bool keep_d = keep_grad && Dp > 0 && (d.T - 1) * d_step * int64_t(sizeof(T)) <= max_kept_derivative_bytes.load();
-    if (keep_d) dobs = at::empty({d.T - 1, d_step}, opt);
     Forward<T> f;
     f.in = inputs<T>(v, s, c), f.s = s;
     f.incs = incs.mutable_data_ptr<T>(), f.lws = lws.mutable_data_ptr<T>(), f.zs = zs.mutable_data_ptr<T>();
     f.zr = zr.mutable_data_ptr<T>(), f.fz = fz.mutable_data_ptr<T>();
     f.anc = anc.mutable_data_ptr<int64_t>(), f.need = need.mutable_data_ptr<uint8_t>();
     f.keep_all = keep_all;
-    f.dobs = keep_d ? dobs.mutable_data_ptr<T>() : nullptr;
     f.run();
   });
-  return {incs, zs, lws, anc, need, zr, fz, dobs};
+  return {incs, zs, lws, anc, need, zr, fz};
 }
 
 Settings settings_of(AutogradContext* ctx) {
@@ -425,7 +403,7 @@ class SmcWindowGeneral : public torch::autograd::Function<SmcWindowGeneral> {
     auto r = forward_impl(v, s, keep_states, true);
     std::vector<Tensor> saved(v.begin(), v.end());
     // states, lws and anc are outputs as well as saved: keep private copies out of the caller's reach
-    saved.insert(saved.end(), {keep_states ? r[1].clone() : r[1], r[2].clone(), r[3].clone(), r[4], r[5], r[6], r[7]});
+    saved.insert(saved.end(), {keep_states ? r[1].clone() : r[1], r[2].clone(), r[3].clone(), r[4], r[5], r[6]});
     ctx->save_for_backward(saved);
     ctx->saved_data["threshold"] = threshold;
     ctx->saved_data["act"] = act;
@@ -445,7 +423,7 @@ class SmcWindowGeneral : public torch::autograd::Function<SmcWindowGeneral> {
     const auto sv = ctx->get_saved_variables();
     std::vector<Tensor> v(sv.begin(), sv.begin() + NARGS);
     const Tensor &zs = sv[NARGS], &lws = sv[NARGS + 1], &anc = sv[NARGS + 2], &need = sv[NARGS + 3];
-    const Tensor &zr = sv[NARGS + 4], &fz = sv[NARGS + 5], &dobs = sv[NARGS + 6];
+    const Tensor &zr = sv[NARGS + 4], &fz = sv[NARGS + 5];
     const Settings s = settings_of(ctx);
     const Checked c = check(v, s);
     const auto opt = v[MT].options();
@@ -468,7 +446,7 @@ class SmcWindowGeneral : public torch::autograd::Function<SmcWindowGeneral> {
       Backward<T> b;
       b.in = inputs<T>(v, s, c), b.s = s;
       b.gincs = gincs.const_data_ptr<T>(), b.lws = lws.const_data_ptr<T>(), b.zs = zs.const_data_ptr<T>();
-      b.zr = zr.const_data_ptr<T>(), b.fz = fz.const_data_ptr<T>(), b.dobs = ptr<T>(dobs);
+      b.zr = zr.const_data_ptr<T>(), b.fz = fz.const_data_ptr<T>();
       b.anc = anc.const_data_ptr<int64_t>(), b.need = need.const_data_ptr<uint8_t>();
       b.gz0 = mptr<T>(g[Z0]), b.glw0 = mptr<T>(g[LW0]), b.gLz = mptr<T>(g[LZ]), b.gmu = mptr<T>(g[MU]);
       b.gqs = mptr<T>(g[QS]), b.gwf = mptr<T>(g[WF]);
@@ -487,8 +465,6 @@ class SmcWindowGeneral : public torch::autograd::Function<SmcWindowGeneral> {
 }  // namespace
 
 namespace sklearn_lrnn_fused {
-void set_max_kept_derivative_bytes(int64_t v) { max_kept_derivative_bytes = v; }
-int64_t get_max_kept_derivative_bytes() { return max_kept_derivative_bytes.load(); }
 
 std::vector<at::Tensor> smc_window_general(const std::vector<std::optional<at::Tensor>>& tensors, double ess_threshold,
                                            int64_t act, int64_t K, int64_t Dg, int64_t link, int64_t oact,
