@@ -225,7 +225,10 @@ def test_window_gradcheck_float64(ext, act, current, mask, ess, dims):
         args = list(args) + ([None] if not current else [])
         return (_window_call(fused.make_window, act, *args, eps, pos, m, ess)[0] * wts).sum()
 
-    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-5)
+    # nondet_tol: gradcheck also runs the backward pass twice and by default demands bit-equal results; once, in
+    # a CI run on a busy machine, this case differed between the two (not reproduced in 700 direct repeats,
+    # 15 runs of this file, under load, or under valgrind). A difference above 1e-12 still fails.
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, nondet_tol=1e-12)
 
 
 @pytest.mark.parametrize("act,current,mask,ess,dims", WINDOW_CASES)

@@ -72,7 +72,9 @@ struct ObsLanes {
 #endif
   static constexpr int W = sizeof(S) / sizeof(T);
   int64_t B = 0, K = 0, Kc = 0, D = 0, Dg = 0, Dp = 0, R = 0;
-  std::vector<T> rp, ep, dd;  // (Dp, W) this chunk's pre, e^-|pre| (or rate + 1e-8) and dll/dpre
+  // (Dp, W) each, for the current chunk: rp the forward's rate + 1e-8 (softplus) or min(pre, 20) (exp)
+  // and the backward's pre; ep e^-|pre|; dd dll/dpre
+  std::vector<T> rp, ep, dd;
   std::vector<int64_t> nz;    // Poisson channels (from 0) with x != 0 for the current sequence
   std::vector<T> gW, gbias, ggain, ghobs, giv, gc;  // (R D | D | D | D | Dg | D) x W partial sums
 
@@ -88,7 +90,6 @@ struct ObsLanes {
     return m;
   }
   void start_backward() {
-    for (auto* v : {&gW, &gbias, &ggain, &ghobs, &giv, &gc}) v->clear();
     gW.assign(R * D * W, T(0)), gbias.assign(D * W, T(0)), ggain.assign(D * W, T(0));
     ghobs.assign(D * W, T(0)), giv.assign(Dg * W, T(0)), gc.assign(D * W, T(0));
   }

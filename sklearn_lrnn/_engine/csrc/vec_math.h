@@ -1,4 +1,5 @@
-// exp and log on the 32-byte vectors of transition_kernels.h (8 floats / 4 doubles), so that the Poisson
+// exp and log on the vectors of transition_kernels.h (32 bytes: 8 floats / 4 doubles, or 64 bytes where
+// the observation kernels use AVX-512), so that the Poisson
 // likelihood of the SMC window (observation_kernels.h) vectorises: std::exp / std::log are called lane by
 // lane and cost as much as the rest of the step together.
 //
