@@ -15,7 +15,8 @@ handling, convergence warnings and the bounded dynamics analysis live here once.
 from __future__ import annotations
 
 import contextlib
-
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -130,12 +131,25 @@ def _torch_tree(obj):
     return obj
 
 
-def check_generated(X, horizon, scale):
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by the caller point at the first frame outside this
+    package (the user's ``fit`` call), however deep the fit template and its restarts nest."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def check_generated(X, horizon, scale, data_fluctuation=None):
     """Why generated data (trials, time, features) disqualify a fit, or None.
 
     Non-finite values within the length of the training sequences mean the model cannot even generate
     data like those it was fitted to: not a fit. Blowing up only later, or growing far beyond the
-    data, is a property of the (possibly under-trained) dynamics: warn and keep the fit.
+    data, is a property of the (possibly under-trained) dynamics: warn and keep the fit. So is the
+    opposite, a noise-free free run that comes to rest while the data keep fluctuating
+    (``data_fluctuation``, from :func:`late_fluctuation`): the model then generates none of the data's
+    dynamics, which scores and plots of the fit would otherwise only show to a careful reader.
     """
     if not np.all(np.isfinite(X[:, :horizon])):
         return f"the trained model generates non-finite data within {horizon} steps (the training length)"
@@ -144,8 +158,35 @@ def check_generated(X, horizon, scale):
     if not np.all(np.isfinite(later)) or peak > 1e4 * scale:
         warnings.warn(f"the fitted model generates exploding data (max |x| = {peak:.3g} within {X.shape[1]} steps, "
                       f"data max {scale:.3g}): its dynamics are unstable; it may be under-trained.", RuntimeWarning,
-                      stacklevel=6)
+                      stacklevel=_outside_stacklevel())
+    elif data_fluctuation:
+        window = min(max(int(horizon), 2), X.shape[1])
+        generated = float(X[:, -window:].std(axis=1).mean())
+        if generated < 1e-3 * data_fluctuation:
+            warnings.warn(
+                f"the fitted model's free run comes to rest: over its last {window} of {X.shape[1]} steps the generated "
+                f"data vary by {generated:.2g} (standard deviation over time) against {data_fluctuation:.2g} at the end "
+                "of the training trials. It settles on a fixed point and generates none of the data's fluctuations: "
+                "it may be under-trained (more epochs, n_init) or too small for these dynamics, or the fluctuations "
+                "are noise around a stable state, which a noise-free model cannot generate (StochasticLowRankRNN "
+                "models such noise).",
+                RuntimeWarning, stacklevel=_outside_stacklevel())
     return None
+
+
+def late_fluctuation(trials, window):
+    """How much the data still vary at the end of their trials, or None where they come to rest themselves.
+
+    The mean over trials and features of the standard deviation over time of each trial's last ``window``
+    steps; None unless it is at least 5% of the data's overall standard deviation (decaying transients,
+    whose end is quiet, must not make a model that comes to rest look wrong).
+    """
+    tails = [np.asarray(t, dtype=float)[-max(int(window), 2):] for t in trials if len(t) >= 2]
+    if not tails:
+        return None
+    late = float(np.mean([t.std(axis=0).mean() for t in tails]))
+    overall = float(np.concatenate([np.asarray(t, dtype=float) for t in trials], 0).std(axis=0).mean())
+    return late if overall > 0 and late >= 0.05 * overall else None
 
 
 def estimate_search_seconds(pmap) -> float:

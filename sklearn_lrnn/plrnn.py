@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import resolve_device, torch_generator
-from ._lifecycle import FitProblem, RecurrentEstimator, check_generated as _check_generated
+from ._lifecycle import FitProblem, RecurrentEstimator, check_generated as _check_generated, late_fluctuation
 from ._engine.plrnn import (
     ARCHITECTURES,
     INITS,
@@ -675,7 +675,8 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         Y, _ = rollout_states(module, module.infer_state(x0), base.contiguous())
         X = module.observe(Y).transpose(0, 1).cpu().double().numpy()
         scale = float(max(np.abs(np.concatenate(seqs.trials, 0)).max(), 1e-12))
-        return _check_generated(X, horizon, scale)
+        # the free run is noise-free: coming to rest while the data keep moving is a failed reconstruction
+        return _check_generated(X, horizon, scale, data_fluctuation=late_fluctuation(seqs.trials, horizon))
 
     def _export_fit(self, restart, data, *, reuse):
         config, mode, seqs = data["config"], data["mode"], data["seqs"]

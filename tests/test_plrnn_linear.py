@@ -102,3 +102,42 @@ def test_rollout_gradients_match_autograd_without_the_cpp_loops(readout, monkeyp
     z = torch.randn(7, 5, generator=g, dtype=torch.float64)
     J = jacobians(m, z)
     torch.testing.assert_close(J, (torch.diag(m.A) + m.W * m.offdiag).detach().expand(7, 5, 5))
+
+
+def _sustained_oscillation(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return np.stack([np.sin(2 * np.pi * t / 25), np.cos(2 * np.pi * t / 25)], 1) + 0.05 * rng.standard_normal((n, 2))
+
+
+def test_warns_when_the_free_run_comes_to_rest_on_oscillating_data():
+    """A linear model fitted briefly to a sustained oscillation damps it: its free run settles on the fixed point,
+    and the fit says so instead of silently generating a constant."""
+    X = _sustained_oscillation()
+    m = PLRNNRegressor(architecture="linear", max_iter=15, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m.fit(X)
+    rest = [w for w in caught if "comes to rest" in str(w.message)]
+    assert len(rest) == 1 and issubclass(rest[0].category, RuntimeWarning)
+    assert "noise around a stable state" in str(rest[0].message)
+
+
+def test_rest_check_spares_oscillating_runs_and_quiet_data():
+    """The check itself: an oscillating free run passes, a constant one warns, and data that come to rest
+    themselves (a decaying transient) give no reference, so nothing is compared."""
+    from sklearn_lrnn._lifecycle import check_generated, late_fluctuation
+
+    X = _sustained_oscillation()
+    fluct = late_fluctuation([X], 50)
+    assert fluct is not None and 0.5 < fluct < 1.0
+    moving = X[None, :200]
+    resting = np.concatenate([X[None, :50], np.full((1, 150, 2), 0.3)], 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_generated(moving, 50, 1.0, data_fluctuation=fluct) is None
+        assert check_generated(resting, 50, 1.0, data_fluctuation=None) is None
+    with pytest.warns(RuntimeWarning, match="comes to rest"):
+        check_generated(resting, 50, 1.0, data_fluctuation=fluct)
+    decay = np.exp(-np.arange(300) / 20.0)[:, None] * X
+    assert late_fluctuation([decay], 50) is None
