@@ -284,7 +284,7 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
         for r in restarts:
             if r.error is not None:
                 warnings.warn(f"restart with seed {r.seed} failed and was skipped: {r.error}", RuntimeWarning,
-                              stacklevel=3)
+                              stacklevel=_outside_stacklevel())
         prev = {k: np.asarray(getattr(self, k, []), dtype=float) if reuse else np.empty(0)
                 for k in ("loss_curve_", "validation_loss_curve_", "learning_rate_curve_")}
         prev_iter = self.n_iter_ if reuse else 0
@@ -308,7 +308,7 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
                 f"{name} stopped at max_iter={self.max_iter} epochs before its loss stopped improving "
                 f"(by tol={self.tol} over n_iter_no_change={self.n_iter_no_change} epochs at the final "
                 "learning rate); the fitted dynamics may be under-trained. Raise max_iter, or continue with "
-                "warm_start=True.", ConvergenceWarning, stacklevel=3)
+                "warm_start=True.", ConvergenceWarning, stacklevel=_outside_stacklevel())
 
     def _train_once(self, data, seed, n_epochs, reuse, partial, desc) -> _Restart:
         start = time.perf_counter()
@@ -388,7 +388,7 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
                     f"the exact fixed-point search of this {pmap.dim}-dimensional map would take about "
                     f"{cost:.0f} s (dynamics_budget={self.dynamics_budget} s): used the SCYFI heuristic, which "
                     "may miss fixed points. For all of them run sklearn_lrnn.dynamics.fixed_points(model, "
-                    "method='exact') or raise dynamics_budget.", RuntimeWarning, stacklevel=4)
+                    "method='exact') or raise dynamics_budget.", RuntimeWarning, stacklevel=_outside_stacklevel())
         try:
             if isinstance(pmap, dynamics.PiecewiseAffineMap):
                 fps = dynamics.map_fixed_points(pmap, method=method)
@@ -398,7 +398,7 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
                 fps = tanh_fixed_points(pmap.m, pmap.n, pmap.h, pmap.a, pmap.c)
             cycles = self._find_cycles(pmap, method)
         except (ValueError, np.linalg.LinAlgError, MemoryError, NotImplementedError) as exc:
-            warnings.warn(f"dynamics analysis skipped: {exc}", RuntimeWarning, stacklevel=4)
+            warnings.warn(f"dynamics analysis skipped: {exc}", RuntimeWarning, stacklevel=_outside_stacklevel())
             return
         self._store_dynamics(fps, cycles)
 
