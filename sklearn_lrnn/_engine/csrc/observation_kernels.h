@@ -73,7 +73,7 @@ struct ObsLanes {
   static constexpr int W = sizeof(S) / sizeof(T);
   int64_t B = 0, K = 0, Kc = 0, D = 0, Dg = 0, Dp = 0, R = 0;
   // (Dp, W) each, for the current chunk: rp the forward's rate + 1e-8 (softplus) or min(pre, 20) (exp)
-  // and the backward's pre; ep e^-|pre|; dd dll/dpre
+  // and the backward's pre; ep the backward's e^-|pre| (softplus); dd the backward's dll/dpre
   std::vector<T> rp, ep, dd;
   std::vector<int64_t> nz;    // Poisson channels (from 0) with x != 0 for the current sequence
   std::vector<T> gW, gbias, ggain, ghobs, giv, gc;  // (R D | D | D | D | Dg | D) x W partial sums
@@ -162,7 +162,7 @@ void obs_forward_lanes(const ObsView<T>& o, ObsLanes<T>& sc, int R_, const T* __
   constexpr int W = ObsLanes<T>::W;
   constexpr int RM = RC > 0 ? RC : kMaxRank;
   const int R = RC > 0 ? RC : R_;
-  const int64_t D = o.D, Dg = o.Dg, Dp = D - Dg, K = sc.K, Kc = sc.Kc;
+  const int64_t D = o.D, Dg = o.Dg, K = sc.K, Kc = sc.Kc;
   const S zero = bc<S>(0), lim = bc<S>(T(20));
   T* rp = sc.rp.data();
   const int64_t* nz = sc.nz.data();
@@ -213,7 +213,6 @@ template <typename T, typename S, int OACT, int LINK>
 inline void poisson_dll(const ObsView<T>& o, ObsLanes<T>& sc, int R, const S* zv, const T* cb, const T* xp,
                         int64_t m) {
   constexpr int W = ObsLanes<T>::W;
-  const int64_t Dg = o.Dg, Dp = o.D - Dg;
   const S zero = bc<S>(0), one = bc<S>(1), lim = bc<S>(T(20));
   T *pr = sc.rp.data(), *ep = sc.ep.data(), *dd = sc.dd.data();
   poisson_groups<OACT, LINK>(o, R, zv, cb, [&](int64_t i0, int n, const S* pre, const S* e)
