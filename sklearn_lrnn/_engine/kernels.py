@@ -164,9 +164,9 @@ def _flags() -> tuple[str, list[str], list[str]]:
         # of different capability keeps their builds apart
         cflags += ["-mavx2", "-mfma"]
     if cap == "avx512":
-        # the kernels keep 256-bit vectors, but AVX-512's mask registers, blends and 32 vector registers make
-        # the Poisson likelihood ~25% faster (measured, csrc/observation_kernels.h); torch's "avx512" level
-        # means these four extensions
+        # the observation kernels then hold 16 float32 particles per vector (csrc/observation_kernels.h; the
+        # other kernels keep 256-bit vectors but gain AVX-512's mask registers, blends and 32 vector
+        # registers); torch's "avx512" level means these four extensions
         cflags += ["-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx512bw"]
     return cap, cflags, ["-fopenmp"]
 

@@ -117,23 +117,13 @@ struct Forward {
           const T* fp = f + p * R;
           const T* ep = eb + p * R;
           T* zp = zt + p * R;
-          T l = 0;
+          T l = 0;  // the particle-dependent part of the proposal's weight (the bootstrap's is 0)
           if (encoder) {
             const int64_t o = ((t - 1) * B + p / K) * R;
             const T *mp = in.mu + o, *qp = in.qs + o, *wp = in.wf + o;
 #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) zp[r] = mp[r] + qp[r] * ep[r] + wp[r] * fp[r], l += T(0.5) * ep[r] * ep[r];
-          } else {
-#pragma GCC unroll 16
-            for (int r = 0; r < R; ++r) {
-              T acc = fp[r];
-#pragma GCC unroll 16
-              for (int i = 0; i < R; ++i) acc += Lc[r * R + i] * ep[i];
-              zp[r] = acc;
-            }
-          }
-          if (encoder) {
-            T q = 0;
+            T q = 0;  // |Linv (z_t - fz)|^2
 #pragma GCC unroll 16
             for (int i = 0; i < R; ++i) {
               T di = 0;
@@ -142,6 +132,14 @@ struct Forward {
               q += di * di;
             }
             l -= T(0.5) * q;
+          } else {
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r) {
+              T acc = fp[r];
+#pragma GCC unroll 16
+              for (int i = 0; i < R; ++i) acc += Lc[r * R + i] * ep[i];
+              zp[r] = acc;
+            }
           }
           lw[p] = l;
         }
