@@ -1,7 +1,6 @@
 """sklearn_lrnn: interpretable recurrent models of neural data for scikit-learn."""
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from ._persistence import load, save
 from ._show_config import show_config
 from ._validation import split_by_lengths

@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._version import __version__
+
 __all__ = ["save", "load", "CompatibleStateMixin"]
 
 FORMAT_NAME = "sklearn_lrnn.estimator"
@@ -109,10 +111,8 @@ def fill_missing_params(cls, state: dict, *, source: str) -> dict:
 def _versions() -> dict:
     import sklearn
 
-    import sklearn_lrnn
-
     return {
-        "sklearn_lrnn": sklearn_lrnn.__version__,
+        "sklearn_lrnn": __version__,
         "scikit-learn": sklearn.__version__,
         "numpy": np.__version__,
         "torch": torch.__version__,

@@ -7,6 +7,8 @@ import platform
 import sys
 from importlib import metadata
 
+from ._version import __version__
+
 __all__ = ["show_config"]
 
 _DEPENDENCIES = ("torch", "numpy", "scipy", "scikit-learn", "joblib")
@@ -44,11 +46,10 @@ def show_config(file=None) -> None:
     """
     import torch
 
-    import sklearn_lrnn
-    from sklearn_lrnn._engine import kernels
+    from ._engine import kernels
 
     st = kernels.status()
-    rows = [("sklearn_lrnn", f"{sklearn_lrnn.__version__} ({os.path.dirname(sklearn_lrnn.__file__)})"),
+    rows = [("sklearn_lrnn", f"{__version__} ({os.path.dirname(os.path.abspath(__file__))})"),
             ("python", f"{platform.python_version()} ({sys.executable})"),
             ("platform", platform.platform())]
     rows += [(name, _version(name)) for name in _DEPENDENCIES]
