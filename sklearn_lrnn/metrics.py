@@ -21,8 +21,12 @@ Scorers for ``GridSearchCV(scoring=...)`` (higher is better)
 Held-out evaluation of continuous recordings (model versus baselines)
     :func:`held_out_evaluation` (fit on the beginning, score on the rest), :func:`held_out_scorers`,
     :func:`latent_forecast` (k-step forecasts of the low-rank model).
+Co-smoothing (Neural Latents Benchmark): held-out neurons predicted from held-in latents
+    :func:`bits_per_spike`, :class:`CoSmoothing` (meta-estimator; ``score`` is bits per spike),
+    :data:`co_smoothing_scorer`.
 """
 
+from ._metrics._cosmoothing import CoSmoothing, bits_per_spike, co_smoothing_scorer
 from ._metrics._divergence import state_space_divergence
 from ._metrics._held_out import held_out_evaluation, held_out_scorers, latent_forecast
 from ._metrics._prediction import persistence_forecast, prediction_error
@@ -63,4 +67,7 @@ __all__ = [
     "held_out_evaluation",
     "held_out_scorers",
     "latent_forecast",
+    "bits_per_spike",
+    "CoSmoothing",
+    "co_smoothing_scorer",
 ]

@@ -22,3 +22,28 @@ def _slr():
 @parametrize_with_checks([_slr()], expected_failed_checks=lambda est: SLR_XFAIL)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# CoSmoothing (co-smoothing meta-estimator): its score is bits per spike, a Poisson likelihood of the
+# held-out columns, which must be integer spike counts; the checks' data are random floats.
+COUNTS = "score is bits per spike of the held-out columns, which must be integer spike counts (the checks' data are floats)"
+COSMOOTHING_XFAIL = {
+    "check_fit_score_takes_y": COUNTS,
+    "check_pipeline_consistency": COUNTS,
+    "check_fit_non_negative": "only the held-out columns (spike counts) must be >= 0; the held-in columns go to the "
+                              "latent model as they are, and this check's held-out column is positive",
+}
+
+
+def _co_smoothing():
+    from sklearn.decomposition import PCA
+
+    from sklearn_lrnn.metrics import CoSmoothing
+    from sklearn_lrnn.preprocessing import PerTimeBin
+
+    return CoSmoothing(PerTimeBin(PCA(1)), heldout_columns=[-1])
+
+
+@parametrize_with_checks([_co_smoothing()], expected_failed_checks=lambda est: COSMOOTHING_XFAIL)
+def test_co_smoothing_sklearn_compatible(estimator, check):
+    check(estimator)
