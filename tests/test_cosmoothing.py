@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import poisson
 from sklearn.base import BaseEstimator, TransformerMixin, clone
@@ -261,3 +262,16 @@ def test_docstring_examples():
 
     result = doctest.testmod(_cosmoothing, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_inputs_in_searches_need_routing(teacher):
+    X, u = teacher.X[:20], np.ones((20, 60, 1))
+    search = GridSearchCV(CoSmoothing(_InputsLatents(), heldout_columns=HELDOUT), {"transform_params": [None]},
+                          cv=KFold(2), error_score="raise")
+    with pytest.raises(ValueError, match=r"CoSmoothing\.fit received u"):
+        search.fit(X, u=u)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = clone(search).set_params(estimator=clone(search.estimator).set_fit_request(u=True)
+                                          .set_score_request(u=True))
+        scores = routed.fit(X, u=u).cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all() and routed.best_estimator_.estimator_.fit_u_.shape == (20, 60, 1)

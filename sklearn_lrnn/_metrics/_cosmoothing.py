@@ -13,7 +13,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_aligned, check_sequences, restore
+from .._validation import check_aligned, check_inputs_routed, check_sequences, restore
 from ..preprocessing import PerTimeBin
 from ._scorers import _RoutedScorer
 
@@ -279,6 +279,7 @@ class CoSmoothing(MetaEstimatorMixin, BaseEstimator):
         self : CoSmoothing
         """
         self._validate_params()
+        check_inputs_routed(self, u)
         seq, mask, heldin, heldout = self._split(X, fitted=False)
         for i, t in enumerate(heldout):
             if not np.all(np.isfinite(t)):
