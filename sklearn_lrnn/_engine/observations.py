@@ -33,16 +33,20 @@ class DataStats:
 
     ``mean`` (D,): each channel's mean; ``components`` (D, R): the top principal directions of the
     centred data (zero columns where the data have fewer than R); ``noise_var`` (D,): the starting
-    observation-noise variance (the PCA residual, or the user's fixed value).
+    observation-noise variance (the PCA residual, or the user's fixed value); ``latent_std`` (R,): the
+    standard deviation of the data's projections on ``components`` (the scale the latents start at; None:
+    unknown); ``n_samples``: how many time bins the statistics come from (0: unknown).
     """
 
     mean: torch.Tensor
     components: torch.Tensor
     noise_var: torch.Tensor
+    latent_std: torch.Tensor | None = None
+    n_samples: int = 0
 
     def select(self, idx: torch.Tensor) -> DataStats:
         """The statistics of channels ``idx`` (for models made of blocks of channels)."""
-        return DataStats(self.mean[idx], self.components[idx], self.noise_var[idx])
+        return DataStats(self.mean[idx], self.components[idx], self.noise_var[idx], self.latent_std, self.n_samples)
 
 
 @dataclass
@@ -291,10 +295,11 @@ def link_rate(pre: torch.Tensor, link: str) -> torch.Tensor:
     return torch.exp(pre.clamp(max=_EXP_MAX))
 
 
-def inverse_link(rate, link: str):
-    """g^-1 of a positive rate (NumPy or torch); used to initialise biases at the data's mean counts."""
-    rate = torch.as_tensor(rate, dtype=torch.float32).clamp_min(1e-3)
-    return rate.log() if link == "exp" else rate + torch.log(-torch.expm1(-rate))
+def inverse_link(rate, link: str, floor: float = 1e-3):
+    """g^-1 of a positive rate (NumPy or torch), rates below ``floor`` raised to it; used to initialise
+    biases at the data's mean counts."""
+    rate = torch.as_tensor(rate, dtype=torch.float64).clamp_min(floor)
+    return (rate.log() if link == "exp" else rate + torch.log(-torch.expm1(-rate))).float()
 
 
 def poisson_log_prob(x: torch.Tensor, pre: torch.Tensor, link: str) -> torch.Tensor:
@@ -306,11 +311,36 @@ def poisson_log_prob(x: torch.Tensor, pre: torch.Tensor, link: str) -> torch.Ten
     return (x * torch.log(rate + 1e-8) - rate).sum(-1)
 
 
-def _poisson_start(mean_counts, link: str):
-    """Bias at the mean count; gain 1 / g'(bias), so that rates move like the data's PCA directions."""
-    bias = inverse_link(mean_counts, link)
+# Largest standard deviation of a channel's starting log-rate modulation (pre-activation units): rates
+# that vary about 7-fold (e^2) across one latent standard deviation. See _poisson_start.
+_MAX_START_MODULATION = 2.0
+
+
+def _poisson_start(stats: DataStats, link: str):
+    """Bias and gain of each Poisson channel at the start of a fit.
+
+    The bias sits at the channel's mean count and the gain is 1 / g'(bias), so that, to first order, the
+    rates move like the data's PCA reconstruction. That first order is only good where the link is
+    close to linear over the latents' range. For sparse units (most real recordings: rates below 1 Hz,
+    mean counts of 1e-3 per bin) g'(bias) is ~1e-3, the gain ~1e3, and a latent one standard deviation
+    from its mean would predict tens of spikes per bin where the data have none: the first loss is 1e6
+    times that of a constant rate and the gradients overflow. So the gain is capped where the latents'
+    starting spread (``stats.latent_std``) would move the channel's log rate by more than
+    ``_MAX_START_MODULATION``; training then grows the modulation the data support.
+
+    Mean counts are floored at half a spike over the data (0.5 / n_samples; 1e-3 where the size is
+    unknown), so that a unit with no spike gets a very low rate, not -inf.
+    """
+    floor = 0.5 / stats.n_samples if stats.n_samples else 1e-3
+    bias = inverse_link(stats.mean, link, floor=min(floor, 1e-3))
     slope = torch.sigmoid(bias) if link == "softplus" else bias.exp()
-    return bias, 1.0 / slope.clamp_min(1e-2)
+    gain = 1.0 / slope.clamp_min(1e-2)
+    if stats.latent_std is not None:
+        spread = (stats.components.float() ** 2 @ stats.latent_std.float() ** 2).sqrt()  # (D,) |B_d| z-scale
+        modulation = gain * spread
+        gain = torch.where(modulation > _MAX_START_MODULATION,
+                           gain * _MAX_START_MODULATION / modulation.clamp_min(1e-12), gain)
+    return bias, gain
 
 
 class AffineReadout(nn.Module):
@@ -398,7 +428,7 @@ class Poisson(ObservationModel):
         return torch.ones(n_features, dtype=torch.bool)
 
     def init_from_data(self, stats, transition):
-        bias, gain = _poisson_start(stats.mean, self.link)
+        bias, gain = _poisson_start(stats, self.link)
         self.readout.init_from_data(stats, transition, bias, gain)
 
     def mean(self, z, transition, current=None):

@@ -9,11 +9,12 @@ from ._binning import bin_running_periods, running_speed
 from ._recordings import (fetch_eeg_resting, fetch_fmri_rois, fetch_linear_track, fetch_m1_reaching,
                           get_data_home)
 from ._systems import make_addition_problem, make_lorenz63, make_lorenz96, make_multiplication_problem
+from ._sparse import make_sparse_spiking
 from ._spiking import make_poisson_teacher, make_ring_teacher, ring_inputs
 from ._teachers import dominant_period, make_low_rank_teacher, simulate_teacher
 
 __all__ = ["make_low_rank_teacher", "simulate_teacher", "dominant_period", "make_poisson_teacher",
-           "make_ring_teacher", "ring_inputs",
+           "make_ring_teacher", "ring_inputs", "make_sparse_spiking",
            "make_lorenz63", "make_lorenz96", "make_addition_problem", "make_multiplication_problem",
            "get_data_home", "fetch_linear_track", "fetch_m1_reaching", "fetch_fmri_rois", "fetch_eeg_resting",
            "bin_running_periods", "running_speed"]
