@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import ProgressReporter, resolve_device, to_numpy_state, torch_generator
 from ._engine.training import SCHEDULES, LearningRateSchedule, TrainingDiverged, fit_module
-from ._persistence import CompatibleStateMixin
+from ._io import CompatibleStateMixin
 
 __all__ = ["FitProblem", "RecurrentEstimator", "COMMON_CONSTRAINTS"]
 

@@ -6,6 +6,7 @@ import json
 import pickle
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import torch
 from sklearn.base import BaseEstimator, clone
 
 from sklearn_lrnn import PLRNNRegressor, StochasticLowRankRNN, load, save
-from sklearn_lrnn._persistence import CompatibleStateMixin
+from sklearn_lrnn._io import CompatibleStateMixin, register_estimator
 from sklearn_lrnn.datasets import make_low_rank_teacher
 from sklearn_lrnn.datasets._systems import make_lorenz63
 from sklearn_lrnn.dynamics import Cycles, FixedPoints
@@ -162,6 +163,43 @@ def test_save_refuses_other_classes_and_objects(tmp_path, plrnn):
     with pytest.raises(TypeError, match="extra_ is a builtins.object"):
         save(odd, tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()  # nothing half-written
+
+
+# Files written by save() of sklearn_lrnn 0.1.0 before the move of the format into sklearn_lrnn._io
+# (commit 60d65ec, the fixtures' settings): they must keep loading as the package is reorganised.
+_SAVED_BEFORE = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name, cls, params", [
+    ("low_rank_format1.npz", StochasticLowRankRNN, dict(rank=2, max_iter=2, random_state=0)),
+    ("plrnn_format1.npz", PLRNNRegressor,
+     dict(n_hidden=8, sequence_length=20, batches_per_epoch=2, max_iter=2, random_state=0)),
+])
+def test_files_of_earlier_versions_load(tmp_path, trials, lorenz, name, cls, params):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*other library versions")  # saved with other torch, ...
+        est = load(_SAVED_BEFORE / name)
+    assert type(est) is cls and est.saved_versions_["sklearn_lrnn"] == "0.1.0"
+    assert {k: est.get_params()[k] for k in params} == params
+    X = trials if cls is StochasticLowRankRNN else lorenz[:50]
+    out = est.transform(X) if cls is StochasticLowRankRNN else est.predict(X)
+    assert np.all(np.isfinite(np.asarray(out)))
+    save(est, tmp_path / "again.npz")  # and it saves again in the current format, unchanged
+    again = load(tmp_path / "again.npz")
+    np.testing.assert_array_equal(again.transform(X) if cls is StochasticLowRankRNN else again.predict(X), out)
+
+
+def test_registry_names_one_class_per_name(tmp_path):
+    assert register_estimator(PLRNNRegressor) is PLRNNRegressor  # registering again changes nothing
+
+    class PLRNNRegressor_(PLRNNRegressor):
+        pass
+
+    PLRNNRegressor_.__name__ = "PLRNNRegressor"
+    with pytest.raises(ValueError, match="different class named PLRNNRegressor"):
+        register_estimator(PLRNNRegressor_)
+    with pytest.raises(TypeError, match="StochasticLowRankRNN and PLRNNRegressor only"):
+        save(PLRNNRegressor_(), tmp_path / "x.npz")
 
 
 # ------------------------------------------------------------------------------- hostile files
