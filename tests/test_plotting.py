@@ -253,3 +253,18 @@ def test_latents_one_dim_and_bad_input(teacher):
         plot_latents(teacher.Z, dims=(0, 2))
     with pytest.raises(ValueError, match="1-D"):
         plot_latents(np.zeros(5))
+
+
+# ------------------------------------------------------------------------------ the package itself
+def test_import_needs_no_matplotlib_and_a_call_says_how_to_get_it(monkeypatch):
+    import subprocess
+    import sys
+
+    import sklearn_lrnn.plotting as plotting
+
+    code = "import sys, sklearn_lrnn.plotting; assert 'matplotlib' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)  # matplotlib is imported only when drawing
+    assert sorted(plotting.__all__) == sorted(n for n in dir(plotting) if n.startswith("plot_"))
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # as if matplotlib were not installed
+    with pytest.raises(ImportError, match=r"needs matplotlib: pip install 'sklearn_lrnn\[plots\]'"):
+        plot_traces(np.zeros((20, 2)))
