@@ -1,6 +1,4 @@
-"""Preprocessing for trial-structured data: per-time-bin use of any scikit-learn estimator
-(:class:`PerTimeBin`), undoing a known smoothing of a recording (:func:`undo_smoothing`) and spike times
-to counts (:func:`bin_spike_times`)."""
+"""Any scikit-learn estimator applied per time bin of trial-structured data (:class:`PerTimeBin`)."""
 
 from __future__ import annotations
 
@@ -16,11 +14,9 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from ._smoothing import undo_smoothing
-from ._spikes import bin_spike_times
-from ._validation import check_array_like, check_sequences, restore
+from .._validation import check_array_like, check_sequences, restore
 
-__all__ = ["PerTimeBin", "bin_spike_times", "undo_smoothing"]
+__all__ = ["PerTimeBin"]
 
 _ROUTED_METHODS = ("fit", "predict", "predict_proba", "predict_log_proba", "decision_function",
                    "transform", "score")

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_sequences, restore
+from .._validation import check_sequences, restore
 
 __all__ = ["undo_smoothing"]
 
