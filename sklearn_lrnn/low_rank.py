@@ -20,7 +20,8 @@ from ._base import resolve_device, torch_generator
 from ._lifecycle import FitProblem, RecurrentEstimator, _outside_stacklevel, check_generated as _check_generated
 from ._engine.low_rank import ACTIVATIONS, LowRankTransition
 from ._engine.encoder import PADDINGS, ConvEncoder
-from ._engine.observations import LINKS, OBSERVATION_MODELS, OBSERVATION_NAMES, DataStats, observation_model
+from ._engine.observations import LINKS, OBSERVATION_MODELS, OBSERVATION_NAMES, observation_model
+from ._engine.initialisation import start_from_data
 from ._engine.kalman import kalman_filter
 from ._engine.smc import PROPOSALS, RESAMPLING, StateSpaceModel, run_smc, simulate
 from ._engine.smoothing import SMOOTHERS, smooth
@@ -498,77 +499,11 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
         return model
 
     def _init_from_data(self, model, data: Sequences):
-        """Start the readout at the data's top principal directions (PCA), the initial state at the
-        statistics of the projected first steps, and the observation noise at the PCA residual:
-        the optimiser then refines instead of searching from scratch (several-fold fewer epochs)."""
-        stacked = np.concatenate(data.trials, 0)
-        n_bins = len(stacked)
-        if len(stacked) > 100_000:
-            stacked = stacked[:: len(stacked) // 100_000 + 1]
-        mean = stacked.mean(0)
-        centred = stacked - mean
-        R, D = self.rank, stacked.shape[1]
-        pmask = self._poisson_mask(D)
-        _, svals, vt = np.linalg.svd(centred, full_matrices=False)
-        V = np.zeros((D, R))
-        k = min(R, vt.shape[0])
-        V[:, :k] = vt[:k].T
-        resid = centred - centred @ V @ V.T
-        obs_var = np.maximum(resid.var(0), 1e-4 * np.maximum(stacked.var(0), 1e-8))
-        if self.observation_noise_std is not None:
-            obs_var = np.full(D, float(self.observation_noise_std) ** 2)
-        # latent coordinates: the projections on V, or for models with counts those projections in units of
-        # their spread. Counts of sparse units project with a spread of ~0.05, so the readout would have to
-        # grow to ~50 to express the rates' modulation, which at RAdam's ~learning-rate steps per update
-        # takes thousands of epochs; latents of unit spread start every scale near where it ends.
-        z_scale = np.ones(R)
-        if pmask.any():
-            z_scale = np.maximum((centred @ V).std(0), 1e-6)
-        V_in, V_out = V / z_scale, V * z_scale  # data -> latents, latents -> data
-        firsts = np.stack([t[0] for t in data.trials]) if data.layout != "2d" else stacked
-        z_first = (firsts - mean) @ V_in
-        init_std = np.maximum(z_first.std(0) if len(z_first) > 1 else np.ones(R), 1e-2)
-        # transition noise: innovations of the projected data under the initial decay
-        if self.noise_std is None:
-            steps = [(t[1:] - mean) @ V_in - float(self.decay) * ((t[:-1] - mean) @ V_in)
-                     for t in data.trials if len(t) > 1]
-            innov = np.concatenate(steps, 0) if steps else np.ones((1, R))
-            innov_var = innov.var(0) if len(innov) > 1 else np.ones(R)
-            if pmask.any():
-                # innovations of counts are dominated by Poisson noise: start instead from a fraction of
-                # the latent variance left after removing the Poisson variance (= mean) of the projection
-                proj_var = ((centred @ V_in) ** 2).mean(0) - (V_in[pmask] ** 2).T @ np.maximum(mean[pmask], 0)
-                innov_var = np.maximum(0.05 * proj_var, 1e-4 * innov_var)
-            noise_std = np.clip(np.sqrt(innov_var), 1e-3, 10)
-        else:
-            noise_std = np.full(R, float(self.noise_std))
-        tr = model.transition
-        f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-
-        with torch.no_grad():
-            # the observation model starts itself (readout, offsets, noise; m for readouts of the units)
-            model.observation.init_from_data(
-                DataStats(torch.as_tensor(mean), torch.as_tensor(V_out), torch.as_tensor(obs_var),
-                          latent_std=torch.as_tensor((centred @ V_in).std(0)), n_samples=n_bins), tr)
-            # untrained input weights would inject large random currents at every input onset, which the
-            # first epochs then explain as noise: start them small and let the data grow them
-            tr.input_weights.mul_(0.1)
-            enc = getattr(model, "encoder", None)
-            if enc is not None:
-                enc.in_mean.copy_(f32(mean))
-                # count channels are scaled by at least one spike: dividing by the standard deviation of a
-                # sparse unit (0.02 at 0.4 Hz in 20 ms bins) would make each of its rare spikes an input of
-                # ~50 (~1,000 for a unit that is silent in the training data but not elsewhere)
-                in_scale = np.maximum(stacked.std(0), 1e-3)
-                in_scale[pmask] = np.maximum(in_scale[pmask], 1.0)
-                enc.in_scale.copy_(f32(in_scale))
-            if self.learn_initial_mean:
-                tr.init_mean.copy_(f32(z_first.mean(0)))
-            tr.noise.log_std.copy_(f32(np.log(noise_std))[: tr.noise.log_std.numel()] if tr.noise.kind != "scalar"
-                                   else f32([np.log(noise_std).mean()]))
-            tr.init_cov.log_std.copy_(f32(np.log(np.clip(init_std, 1e-3, 10))).reshape(-1)[: tr.init_cov.log_std.numel()])
-            if pmask.any():
-                _start_contracting(tr)
+        """Start the model from statistics of the training data (``_engine.initialisation``)."""
+        start_from_data(model, data.trials, continuous=data.layout == "2d",
+                        count_mask=self._poisson_mask(data.n_features), decay=float(self.decay),
+                        noise_std=self.noise_std, observation_noise_std=self.observation_noise_std,
+                        learn_initial_mean=self.learn_initial_mean)
 
     def _model(self, device=None):
         """Rebuild the torch model from the fitted NumPy state."""
@@ -978,21 +913,3 @@ def _z0(z0, rank, n_trials, what):
                          f"or a single one of shape ({rank},).")
     return torch.as_tensor(z0, dtype=torch.float32)
 
-
-def _start_contracting(tr):
-    """Scale the right vectors n so that the starting dynamics contract: ||n|| ||m|| <= (1 - a) / 2.
-
-    The drawn connectivity is often expanding (for relu, a + ||n D m|| > 1 in some region, so latents
-    sampled from the prior grow without bound: 1e17 after 500 steps at rank 4 and 31 units). A Gaussian
-    readout forgives it (the optimal proposal sees the data at every step), but a count likelihood does
-    not: the encoder starts uninformative and the bootstrap proposal is the prior, so particles follow
-    the growing latents, the rates of units that are silent in nearly every bin explode, and the first
-    losses overflow (``TrainingDiverged`` on real place-cell recordings). Every activation here is
-    1-Lipschitz, so a + ||n|| ||m|| < 1 makes the prior contract everywhere; training grows n where the
-    data need (limit cycles, multistability).
-    """
-    lipschitz = float(torch.linalg.matrix_norm(tr.n, 2) * torch.linalg.matrix_norm(tr.mT, 2))
-    a = float(tr.decay)
-    target = 0.5 * (1.0 - a)
-    if lipschitz > target:
-        tr.n.mul_(target / lipschitz)
