@@ -175,10 +175,12 @@ def run(args):
               + ", ".join(f"R={r}: {v:.4f}" for r, v in ok.items()) + f" -> R = {rank}", flush=True)
     else:
         rank = args.rank
+    linear_folds = range(args.folds) if args.linear_folds is None else args.linear_folds
     for seed in args.seeds:
         for fold in range(args.folds):
-            for kind in ("lrnn", "linear"):
-                get(kind, rank, fold, seed)
+            get("lrnn", rank, fold, seed)
+        for fold in linear_folds:
+            get("linear", rank, fold, seed)
     table(args, rank)
 
 
@@ -251,6 +253,8 @@ def main(argv=None):
     ap.add_argument("--ranks", type=int, nargs="+", default=[2, 3, 4, 6], help="candidate ranks")
     ap.add_argument("--rank", type=int, default=None, help="skip the rank search and use this rank")
     ap.add_argument("--folds", type=int, default=N_FOLDS)
+    ap.add_argument("--linear-folds", type=int, nargs="+", default=None,
+                    help="fit the linear baseline on these folds only (default: all)")
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--quick", action="store_true", help="smoke test: 60 trials, 3 epochs, 2 folds, rank 2")
     ap.add_argument("--table", action="store_true", help="only print the tables of --out")

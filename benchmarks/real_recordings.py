@@ -6,8 +6,8 @@ ridge decoder, and peak memory.
 
 The recordings live in the shared data folder beside the clone (``../shared/data`` relative to the
 repository root; ``--data-home`` overrides it). They are read through ``sklearn_lrnn.datasets``'
-``fetch_m1_reaching`` / ``fetch_fmri_rois`` where those loaders exist, and directly from the files
-otherwise (same arrays).
+``fetch_m1_reaching`` / ``fetch_fmri_rois`` (checksums checked, never downloading here) where those
+loaders exist, and directly from the files otherwise (same arrays).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def load_m1(data_home=None):
     except ImportError:
         fetch_m1_reaching = None
     if fetch_m1_reaching is not None:
-        b = fetch_m1_reaching(data_home=data_home or DATA_HOME)
+        b = fetch_m1_reaching(data_home=data_home or DATA_HOME, download_if_missing=False)
         return dict(spike_counts=np.asarray(b.spike_counts), time=np.asarray(b.time),
                     hand_position=np.asarray(b.hand_position), hand_velocity=np.asarray(b.hand_velocity),
                     bin_size=float(b.bin_size))
@@ -63,7 +63,7 @@ def load_fmri(data_home=None):
     except ImportError:
         fetch_fmri_rois = None
     if fetch_fmri_rois is not None:
-        b = fetch_fmri_rois(data_home=data_home or DATA_HOME)
+        b = fetch_fmri_rois(data_home=data_home or DATA_HOME, download_if_missing=False)
         return np.asarray(b.data, dtype=float), list(b.feature_names), float(b.repetition_time)
     with open(path) as f:
         names = [s.strip().strip('"') for s in f.readline().split(",")]
