@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from real_recordings import DATA_HOME, peak_rss_mb, smooth_counts  # noqa: E402
+from real_recordings import DATA_HOME, peak_rss_mb, smooth_counts, time_block_folds  # noqa: E402
 
 from sklearn_lrnn import StochasticLowRankRNN  # noqa: E402
 from sklearn_lrnn.datasets import bin_running_periods, fetch_linear_track  # noqa: E402
@@ -62,12 +62,6 @@ def fit_model(X, rank, *, activation="relu", quick=False, seed=0):
         warnings.simplefilter("ignore")  # ConvergenceWarning of --quick fits; nothing else is expected
         model.fit(X)
     return model, time.perf_counter() - start
-
-
-def lap_folds(n_laps, n_folds):
-    """(train, test) lap indices: contiguous blocks of laps (in recording order), each the test set once."""
-    blocks = np.array_split(np.arange(n_laps), n_folds)
-    return [(np.concatenate([b for j, b in enumerate(blocks) if j != i]), blocks[i]) for i in range(n_folds)]
 
 
 def decode(Z_train, p_train, Z_test, p_test):
@@ -113,7 +107,7 @@ def decoding_table(X, pos, rank, n_folds, quick):
     """Cross-validated position R^2 per method and decoder (mean over folds), with the per-fold values."""
     scores = {}
     times = []
-    for fold, (tr, te) in enumerate(lap_folds(len(X), n_folds)):
+    for fold, (tr, te) in enumerate(time_block_folds(len(X), n_folds)):
         Xtr, Xte = [X[i] for i in tr], [X[i] for i in te]
         ptr, pte = [pos[i] for i in tr], [pos[i] for i in te]
         for method, activation in (("low-rank RNN (relu)", "relu"), ("linear baseline", "linear")):

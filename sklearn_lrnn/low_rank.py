@@ -912,4 +912,3 @@ def _z0(z0, rank, n_trials, what):
         raise ValueError(f"z0 has {z0.shape[0]} rows but {what} is {n_trials}; pass one initial state per trial, "
                          f"or a single one of shape ({rank},).")
     return torch.as_tensor(z0, dtype=torch.float32)
-

@@ -34,11 +34,12 @@ def start_from_data(model, trials, *, continuous: bool, count_mask, decay: float
     centred = stacked - mean
     R, D = model.transition.rank, stacked.shape[1]
     pmask = np.asarray(count_mask, dtype=bool)
-    _, svals, vt = np.linalg.svd(centred, full_matrices=False)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
     V = np.zeros((D, R))
     k = min(R, vt.shape[0])
     V[:, :k] = vt[:k].T
-    resid = centred - centred @ V @ V.T
+    proj = centred @ V  # (n, R) the data's principal-component scores
+    resid = centred - proj @ V.T
     obs_var = np.maximum(resid.var(0), 1e-4 * np.maximum(stacked.var(0), 1e-8))
     if observation_noise_std is not None:
         obs_var = np.full(D, float(observation_noise_std) ** 2)
@@ -48,8 +49,9 @@ def start_from_data(model, trials, *, continuous: bool, count_mask, decay: float
     # takes thousands of epochs; latents of unit spread start every scale near where it ends.
     z_scale = np.ones(R)
     if pmask.any():
-        z_scale = np.maximum((centred @ V).std(0), 1e-6)
+        z_scale = np.maximum(proj.std(0), 1e-6)
     V_in, V_out = V / z_scale, V * z_scale  # data -> latents, latents -> data
+    z_data = proj / z_scale
     firsts = stacked if continuous else np.stack([t[0] for t in trials])
     z_first = (firsts - mean) @ V_in
     init_std = np.maximum(z_first.std(0) if len(z_first) > 1 else np.ones(R), 1e-2)
@@ -62,7 +64,7 @@ def start_from_data(model, trials, *, continuous: bool, count_mask, decay: float
         if pmask.any():
             # innovations of counts are dominated by Poisson noise: start instead from a fraction of
             # the latent variance left after removing the Poisson variance (= mean) of the projection
-            proj_var = ((centred @ V_in) ** 2).mean(0) - (V_in[pmask] ** 2).T @ np.maximum(mean[pmask], 0)
+            proj_var = (z_data ** 2).mean(0) - (V_in[pmask] ** 2).T @ np.maximum(mean[pmask], 0)
             innov_var = np.maximum(0.05 * proj_var, 1e-4 * innov_var)
         noise_std = np.clip(np.sqrt(innov_var), 1e-3, 10)
     else:
@@ -74,7 +76,7 @@ def start_from_data(model, trials, *, continuous: bool, count_mask, decay: float
         # the observation model starts itself (readout, offsets, noise; m for readouts of the units)
         model.observation.init_from_data(
             DataStats(torch.as_tensor(mean), torch.as_tensor(V_out), torch.as_tensor(obs_var),
-                      latent_std=torch.as_tensor((centred @ V_in).std(0)), n_samples=n_bins), tr)
+                      latent_std=torch.as_tensor(z_data.std(0)), n_samples=n_bins), tr)
         # untrained input weights would inject large random currents at every input onset, which the
         # first epochs then explain as noise: start them small and let the data grow them
         tr.input_weights.mul_(0.1)
@@ -96,7 +98,6 @@ def start_from_data(model, trials, *, continuous: bool, count_mask, decay: float
             start_contracting(tr)
 
 
-
 def start_contracting(tr) -> None:
     """Scale the right vectors n so that the starting dynamics contract: ||n|| ||m|| <= (1 - a) / 2.
 
@@ -105,7 +106,7 @@ def start_contracting(tr) -> None:
     readout forgives it (the optimal proposal sees the data at every step), but a count likelihood does
     not: the encoder starts uninformative and the bootstrap proposal is the prior, so particles follow
     the growing latents, the rates of units that are silent in nearly every bin explode, and the first
-    losses overflow (``TrainingDiverged`` on real place-cell recordings). Every activation here is
+    losses reach 1e6 per bin or overflow (``TrainingDiverged``). Every activation here is
     1-Lipschitz, so a + ||n|| ||m|| < 1 makes the prior contract everywhere; training grows n where the
     data need (limit cycles, multistability).
     """

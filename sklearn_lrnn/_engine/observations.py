@@ -322,17 +322,17 @@ def _poisson_start(stats: DataStats, link: str):
     The bias sits at the channel's mean count and the gain is 1 / g'(bias), so that, to first order, the
     rates move like the data's PCA reconstruction. That first order is only good where the link is
     close to linear over the latents' range. For sparse units (most real recordings: rates below 1 Hz,
-    mean counts of 1e-3 per bin) g'(bias) is ~1e-3, the gain ~1e3, and a latent one standard deviation
-    from its mean would predict tens of spikes per bin where the data have none: the first loss is 1e6
-    times that of a constant rate and the gradients overflow. So the gain is capped where the latents'
-    starting spread (``stats.latent_std``) would move the channel's log rate by more than
-    ``_MAX_START_MODULATION``; training then grows the modulation the data support.
+    mean counts of 1e-3 per bin) g'(bias) is ~1e-3 and the gain would be ~1e3 (clipped at 100): a latent a
+    few standard deviations from its mean would then predict tens of spikes per bin where the data have
+    none (with an expanding prior, see ``initialisation.start_contracting``, many more). So the gain is
+    capped where the latents' starting spread (``stats.latent_std``) would move the channel's log rate by
+    more than ``_MAX_START_MODULATION``; training then grows the modulation the data support.
 
-    Mean counts are floored at half a spike over the data (0.5 / n_samples; 1e-3 where the size is
-    unknown), so that a unit with no spike gets a very low rate, not -inf.
+    Mean counts are floored at half a spike over the data (0.5 / n_samples, at most 1e-3; 1e-3 where the
+    size is unknown), so that a unit with no spike gets a very low rate, not -inf.
     """
-    floor = 0.5 / stats.n_samples if stats.n_samples else 1e-3
-    bias = inverse_link(stats.mean, link, floor=min(floor, 1e-3))
+    floor = min(0.5 / stats.n_samples, 1e-3) if stats.n_samples else 1e-3
+    bias = inverse_link(stats.mean, link, floor=floor)
     slope = torch.sigmoid(bias) if link == "softplus" else bias.exp()
     gain = 1.0 / slope.clamp_min(1e-2)
     if stats.latent_std is not None:
