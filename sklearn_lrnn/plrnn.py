@@ -264,8 +264,21 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         Cycles by order (2 .. ``max_cycle_order``).
     lyapunov_exponent_ : float
         Maximum Lyapunov exponent (only with ``compute_lyapunov=True``).
-    tf_interval_ : int
-        Teacher-forcing interval used (sparse_tf).
+    architecture_ : str
+        Latent map of the fitted model (``architecture`` at fit time).
+    n_latents_ : int
+        Latent dimension M of the fitted model (``n_latents`` resolved: None became the number of
+        observed channels or 16).
+    readout_ : {"identity", "affine"}
+        Readout of the fitted model (``readout="auto"`` resolved).
+    training_ : {"gtf", "sparse_tf"} or None
+        Teacher forcing the reconstruction was trained with (None for supervised fits).
+    tf_interval_ : int or None
+        Teacher-forcing interval used (sparse_tf; ``tf_interval="auto"`` resolved), else None.
+    latent_noise_ : float
+        Latent noise :meth:`sample` adds (``latent_noise`` at fit time).
+    device_ : str
+        Torch device of the fit, on which the fitted model runs (CPU where it is not available).
     alpha_history_ : ndarray
         GTF forcing strength after each update.
     loss_curve_ : ndarray of shape (``n_iter_``,)
@@ -288,6 +301,13 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         Output channels (= ``n_features_in_`` for reconstruction).
     mode_ : {"reconstruction", "seq2seq", "seq2one"}
         What ``fit`` learned.
+
+    Notes
+    -----
+    Everything ``fit`` resolves from the hyper-parameters (the attributes above that end in ``_``) is
+    frozen at fit time: :meth:`predict`, :meth:`transform`, :meth:`score`, :meth:`sample` and
+    :meth:`latent_map` use the fitted configuration, so ``set_params`` after ``fit`` changes nothing
+    until the next ``fit`` (or ``partial_fit``).
 
     Examples
     --------
@@ -696,6 +716,7 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         self.alpha_history_ = np.asarray(prev + list(restart.extras["alpha_history"]), dtype=float)
         self.n_parameters_ = int(sum(np.asarray(v).size for v in state.values()))
         self.device_ = str(self._device())
+        self._set_fitted_configuration(config, mode)
         self._set_parameter_attributes(state, config)
         module = self._module()
         with torch.no_grad():
@@ -705,6 +726,24 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
                 self.initial_state_ = module.infer_state(x0)[0].cpu().numpy().astype(np.float64)
             else:
                 self.initial_state_ = state["z0"].astype(np.float64)
+
+    def _set_fitted_configuration(self, config, mode, params=None):
+        """What predict / transform / score / sample / latent_map use, frozen at fit time (``params``: the
+        hyper-parameters to read instead of the current ones, for states saved before these attributes)."""
+        params = self.get_params(deep=False) if params is None else params
+        self.architecture_ = config["architecture"]
+        self.n_latents_ = int(config["n_latents"])
+        self.readout_ = config["readout"]
+        self.training_ = params["training"] if mode == "reconstruction" else None
+        self.latent_noise_ = float(params["latent_noise"])
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_state" in self.__dict__ and "architecture_" not in self.__dict__:
+            # saved before the fitted configuration existed: the hyper-parameters stored with it are those of its fit
+            # (or of a later set_params, which then changed the model as the code of that version did)
+            self._set_fitted_configuration(self._config, self.mode_, params=self.__dict__)
+            self.__dict__.setdefault("device_", str(self._device()))
 
     def _set_parameter_attributes(self, state, config):
         f64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
@@ -726,12 +765,12 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         from .dynamics import plrnn_map, shallow_plrnn_map
         from .dynamics._maps import linear_plrnn_map
 
-        if self.architecture == "linear":
+        if self.architecture_ == "linear":
             return linear_plrnn_map(self.A_, self.W_, self.h_)
-        if self.architecture == "vanilla":
+        if self.architecture_ == "vanilla":
             return plrnn_map(self.A_, self.W_, self.h_)
         return shallow_plrnn_map(self.A_, self.W1_, self.W2_, self.h1_, self.h2_,
-                                 clipped=self.architecture == "clipped_shallow")
+                                 clipped=self.architecture_ == "clipped_shallow")
 
     def _find_cycles(self, pmap, method):
         from .dynamics import find_cycles
@@ -761,15 +800,15 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
         state["_module_cache"] = None  # rebuilt from the NumPy state: pickles load without torch/GPU state
         return state
 
-    def _device(self):
+    def _device(self, device=None):
         try:
-            return resolve_device(self.device)
+            return resolve_device(self.device if device is None else device)
         except ValueError:  # fitted on a GPU, used on a machine without one
             return torch.device("cpu")
 
     def _module(self):
         check_is_fitted(self, "_state")
-        dev = self._device()
+        dev = self._device(self.device_)
         cache = getattr(self, "_module_cache", None)
         if cache is None or cache[0] != dev:
             module = PLRNN(**self._config, generator=torch.Generator().manual_seed(0))
@@ -1033,8 +1072,8 @@ class PLRNNRegressor(LatentOutputMixin, RegressorMixin, RecurrentEstimator):
             Z = z0[None]
             if n_timesteps > 1:
                 base = base.contiguous().clone()
-                if self.latent_noise > 0:
-                    base += self.latent_noise * torch.randn(base.shape, generator=g, device=dev)
+                if self.latent_noise_ > 0:
+                    base += self.latent_noise_ * torch.randn(base.shape, generator=g, device=dev)
                 Y, _ = rollout_states(module, z0, base)
                 Z = torch.cat([Z, Y], 0)
             Xg = module.observe(Z).transpose(0, 1).cpu().numpy().astype(np.float64)
