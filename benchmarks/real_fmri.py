@@ -229,17 +229,12 @@ def run_model(name, seed, X_train, X_test, *, rank=3, n_gen=1000, burn_in=100, n
     return res
 
 
-def _read(out):
-    if not os.path.isfile(out):
-        return []
-    with open(out) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def run(args):
     data, names, tr = rr.load_fmri(args.data_home)
     X_train, X_test = split(data)
-    done = {(r["model"], r["seed"], r.get("rank"), r["quick"]) for r in _read(args.out) if "error" not in r}
+    done = {(r["model"], r["seed"], r.get("rank"), r["quick"]) for r in rr.read_jsonl(args.out) if "error" not in r}
     for seed in args.seeds:
         for name in args.models:
             key = (name, seed, args.rank if name.startswith(("lrnn", "linear")) else None, args.quick)
@@ -282,7 +277,7 @@ def table(args):
     data, names, tr = rr.load_fmri(args.data_home)
     X_train, X_test = split(data)
     floor = data_floor(X_train, X_test, PCA(N_PCS_DSTSP).fit(X_train))
-    rows = [r for r in _read(args.out) if r["quick"] == args.quick]
+    rows = [r for r in rr.read_jsonl(args.out) if r["quick"] == args.quick]
     print(f"\nfMRI: {data.shape[1]} regions, {len(data)} volumes (TR {tr} s); fit on {len(X_train)}, held out {len(X_test)}")
     for r in rows:
         if "error" in r:

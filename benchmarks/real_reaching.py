@@ -137,11 +137,6 @@ def pca_rows(tr, dims, n_folds):
     return rows
 
 
-def _read(out):
-    if not os.path.isfile(out):
-        return []
-    with open(out) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def _key(r):
@@ -150,7 +145,7 @@ def _key(r):
 
 def run(args):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    done = {_key(r): r for r in _read(args.out) if "error" not in r}
+    done = {_key(r): r for r in rr.read_jsonl(args.out) if "error" not in r}
 
     def get(kind, rank, fold, seed):
         job = dict(kind=kind, rank=rank, fold=fold, seed=seed, n_folds=args.folds, quick=args.quick)
@@ -195,7 +190,7 @@ def table(args, rank=None):
     print(f"\ntrials: {counts.shape[0]} x {counts.shape[1]} bins of 50 ms x {counts.shape[2]} units "
           f"({(counts == 0).mean():.0%} empty bins); per direction {np.bincount(tr['direction'], minlength=8).tolist()}; "
           f"movements detected {len(tr['movements']['onset'])}")
-    rows = [r for r in _read(args.out) if r.get("quick") == args.quick and r.get("n_folds", N_FOLDS) == args.folds]
+    rows = [r for r in rr.read_jsonl(args.out) if r.get("quick") == args.quick and r.get("n_folds", N_FOLDS) == args.folds]
     errors = [r for r in rows if "error" in r]
     rows = [r for r in rows if "error" not in r]
     for r in errors:

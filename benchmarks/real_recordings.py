@@ -222,3 +222,13 @@ def decode_r2(Z_train, y_train, Z_test, y_test, *, lags=0, mask_train=None, mask
 def peak_rss_mb():
     """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_jsonl(path):
+    """The JSON-line records of a results file (an empty list if it does not exist yet)."""
+    import json
+
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -275,3 +275,22 @@ def test_inputs_in_searches_need_routing(teacher):
                                           .set_score_request(u=True))
         scores = routed.fit(X, u=u).cv_results_["mean_test_score"]
     assert np.isfinite(scores).all() and routed.best_estimator_.estimator_.fit_u_.shape == (20, 60, 1)
+
+
+def test_overflowing_decoder_names_the_cause():
+    # a held-in unit with one spike in the training trials: StandardScaler divides it by ~0.03, so its
+    # burst in a test trial sends the default Poisson decoder's exp to infinity; the error says why
+    rng = np.random.default_rng(0)
+    X = rng.poisson(0.5, size=(20, 50, 4)).astype(float)
+    X[:, :, 0] = 0.0
+    X[3, 7, 0] = 1.0
+    X[:, :, 3] = X[:, :, 0] * 5 + rng.poisson(0.2, size=(20, 50))  # the held-out unit follows unit 0
+    model = CoSmoothing(PerTimeBin(FunctionTransformer()), heldout_columns=[3]).fit(X)
+    test = X[:2].copy()
+    test[:, :, 0] = 200.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow in exp, before the error
+        with pytest.raises(ValueError, match=r"overflowing \(infinite or > 3.4e38\) rates for trial 0.*StandardScaler"):
+            model.score(test)
+    assert np.isfinite(CoSmoothing(PerTimeBin(FunctionTransformer()), heldout_columns=[3],
+                                   decoder=PoissonRegressor(alpha=1e-2)).fit(X).score(X[:2]))

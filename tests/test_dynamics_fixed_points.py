@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sklearn_lrnn.dynamics import (FixedPoints, fixed_points, low_rank_fixed_points, teacher_from_npz)
+from sklearn_lrnn.dynamics import (FixedPoints, build_map, fixed_points, low_rank_fixed_points, teacher_from_npz)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TEACHERS = SHARED / "data" / "teachers"
@@ -237,19 +237,14 @@ def test_teacher_from_npz_missing_file(tmp_path):
 
 
 # ----------------------------------------------------------------------------- estimator dispatch
-class _FakeLowRank:
-    def __init__(self, m, n, h, a, activation):
-        self.left_vectors_, self.right_vectors_, self.bias_, self.decay_ = m, n, h, a
-        self.activation = activation
-
-
 def test_fixed_points_dispatch_low_rank():
     rng = np.random.default_rng(8)
     m, n, h, a = random_network(rng, "clipped_relu", "generic")
-    res = fixed_points(_FakeLowRank(m, n, h, a, "clipped_relu"))
+    pmap = build_map(left=m, right=n, bias=h, decay=a, activation="clipped_relu")
+    res = fixed_points(pmap)  # "auto": a small arrangement is searched exactly
     assert isinstance(res, FixedPoints) and res.exact
     assert same_sets(res.points, brute_force(m, n, h, a, "clipped_relu"))
-    heur = fixed_points(_FakeLowRank(m, n, h, a, "clipped_relu"), method="scyfi", max_solves=2000)
+    heur = fixed_points(pmap, method="scyfi", max_solves=2000)
     assert not heur.exact and all(np.abs(res.points - p).max(1).min() < 1e-8 for p in heur.points)
 
 

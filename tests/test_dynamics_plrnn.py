@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sklearn_lrnn.dynamics import (continuous_time_equivalent, cycles, find_cycles, fixed_points,
+from sklearn_lrnn.dynamics import (build_map, continuous_time_equivalent, cycles, find_cycles, fixed_points,
                                    lyapunov_spectrum, max_lyapunov_exponent, plrnn_fixed_points,
                                    scyfi_fixed_points, shallow_plrnn_fixed_points)
 
@@ -212,8 +212,8 @@ def test_lyapunov_linear_and_tent_map():
 def test_lyapunov_low_rank_and_estimator():
     rng = np.random.default_rng(0)
     m, n, h = rng.normal(size=(20, 2)), rng.normal(size=(2, 20)) * 0.05, rng.normal(size=20)
-    est = SimpleNamespace(left_vectors_=m, right_vectors_=n, bias_=h, decay_=0.9, activation="tanh")
-    lam = lyapunov_spectrum(est, n_steps=2000)
+    tanh_map = build_map(left=m, right=n, bias=h, decay=0.9, activation="tanh")
+    lam = lyapunov_spectrum(tanh_map, n_steps=2000)
     assert lam.shape == (2,) and lam[0] < 0  # weak coupling: contracting around a stable point
     lam2 = lyapunov_spectrum(left=m, right=n, bias=h, decay=0.9, activation="tanh", n_steps=2000)
     np.testing.assert_allclose(lam, lam2)
@@ -240,18 +240,18 @@ def test_continuous_time_equivalent_reproduces_map():
 def test_dispatch_on_plrnn_estimators():
     rng = np.random.default_rng(2)
     A, W, h = random_plrnn(rng, 3)
-    van = SimpleNamespace(A_=A, W_=W, h_=h, architecture="vanilla")
+    van = build_map(A=A, W=W, h=h)
     assert same_sets(fixed_points(van).points, brute_vanilla(A, W, h))
     M, H = 3, 5
     W1, W2 = rng.normal(size=(M, H)), rng.normal(size=(H, M))
     h1, h2 = rng.normal(size=M) * 0.3, np.abs(rng.normal(size=H))
     for arch in ("shallow", "clipped_shallow"):
-        est = SimpleNamespace(A_=np.full(M, 0.5), W1_=W1, W2_=W2, h1_=h1, h2_=h2, architecture=arch)
+        est = build_map(A=np.full(M, 0.5), W1=W1, W2=W2, h1=h1, h2=h2, clipped=arch == "clipped_shallow")
         ref = shallow_plrnn_fixed_points(np.full(M, 0.5), W1, W2, h1, h2, clipped=arch == "clipped_shallow")
         assert same_sets(fixed_points(est).points, ref.points)
         assert len(cycles(est, 2, method="scyfi", max_solves=200).orbits.shape) == 3
-    with pytest.raises(ValueError, match="not a fitted"):
-        fixed_points(SimpleNamespace(coef_=1))
+    with pytest.raises(ValueError, match="latent_map"):  # a parameter holder is not read attribute by attribute
+        fixed_points(SimpleNamespace(A_=A, W_=W, h_=h, architecture="vanilla"))
 
 
 def test_fitted_plrnn_estimator_end_to_end():

@@ -3,7 +3,6 @@
 scikit-learn's estimator checks run on it in tests/test_plrnn.py."""
 
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -67,8 +66,7 @@ def test_latent_map_is_affine_and_public_attributes_give_the_same_map():
     assert pmap.n_planes == 0
     np.testing.assert_allclose(pmap.J0, np.diag(m.A_) + m.W_)
     np.testing.assert_allclose(pmap.c0, m.h_)
-    holder = SimpleNamespace(A_=m.A_, W_=m.W_, h_=m.h_, architecture="linear")
-    np.testing.assert_allclose(dynamics.build_map(holder).J0, pmap.J0)
+    np.testing.assert_allclose(dynamics.build_map(A=m.A_, W=m.W_, h=m.h_, architecture="linear").J0, pmap.J0)
     z = np.array([[0.3, -1.2], [2.0, 0.5]])
     np.testing.assert_allclose(pmap.step(z), z @ pmap.J0.T + m.h_)
     Xp = m.predict(X[:5], n_steps=1)

@@ -70,19 +70,23 @@ def scyfi_fixed_points(model=None, *, max_solves=10_000, n_chains=64, max_iter=5
 
 
 def fixed_points(estimator, **kw):
-    """Fixed points of a fitted low-rank RNN or PLRNN (dispatch on its fitted attributes).
+    """Fixed points of a fitted low-rank RNN or PLRNN, or of a map.
 
-    Low-rank models (``left_vectors_``, ``right_vectors_``, ``bias_``, ``decay_``, param
-    ``activation``) use :func:`low_rank_fixed_points`; PLRNNs (``A_`` with ``W_`` or ``W1_``,
-    ``W2_``, ``h1_``, ``h2_``, param ``architecture``) use :func:`plrnn_fixed_points` or
-    :func:`shallow_plrnn_fixed_points`.
+    The estimator hands over its noise-free latent map (``latent_map()``); nothing else of it is read.
+    A piecewise-linear map (relu low-rank RNNs, every PLRNN) goes to :func:`map_fixed_points`, whose
+    ``method="auto"`` enumerates every region when the arrangement of the map's hyperplanes has at
+    most ``max_cells`` cells (for a low-rank RNN that count is polynomial in the number of units, so
+    small networks are always searched exactly), else runs SCYFI; a tanh low-rank map uses Newton's
+    method from many starts.
 
     Parameters
     ----------
-    estimator : fitted estimator
+    estimator : fitted estimator or map
+        A fitted ``StochasticLowRankRNN`` or ``PLRNNRegressor``, or a map from :func:`build_map`
+        (for raw parameter arrays: ``fixed_points(build_map(A=..., W=..., h=...))``).
     **kw
-        Passed to the finder (e.g. ``chunk_size`` for low-rank models; ``method``, ``max_solves``
-        for PLRNNs; ``method="scyfi"`` also works for low-rank models).
+        Passed to the finder (``method``, ``max_cells``, ``max_solves``, ``chunk_size``; for tanh maps
+        the options of the Newton search).
 
     Returns
     -------
@@ -90,9 +94,7 @@ def fixed_points(estimator, **kw):
 
     Examples
     --------
-    >>> from types import SimpleNamespace
-    >>> est = SimpleNamespace(A_=[0.5], W_=[[0.0]], h_=[1.0], architecture="vanilla")
-    >>> fixed_points(est).points.tolist()
+    >>> fixed_points(build_map(A=[0.5], W=[[0.0]], h=[1.0])).points.tolist()
     [[2.0]]
     """
     pmap = build_map(estimator)  # the estimator hands over its map (latent_map()); no internals read here
@@ -101,11 +103,6 @@ def fixed_points(estimator, **kw):
 
         kw.pop("method", None)
         return tanh_fixed_points(pmap.m, pmap.n, pmap.h, pmap.a, pmap.c, **kw)
-    if hasattr(estimator, "left_vectors_"):
-        # low-rank networks: the exact search is polynomial in the number of units, so it is the default
-        kw.setdefault("method", "exact")
-        if kw["method"] == "auto":
-            kw["method"] = "exact"
     return map_fixed_points(pmap, **kw)
 
 
@@ -114,9 +111,7 @@ def cycles(estimator, order, **kw):
 
     Examples
     --------
-    >>> from types import SimpleNamespace
-    >>> est = SimpleNamespace(A_=[0.0], W_=[[-2.0]], h_=[1.0], architecture="vanilla")
-    >>> len(cycles(est, 2))
+    >>> len(cycles(build_map(A=[0.0], W=[[-2.0]], h=[1.0]), 2))
     1
     """
     return find_cycles(estimator, order, **kw)

@@ -255,7 +255,8 @@ def build_map(model=None, **params):
     """A map object from a fitted estimator, an existing map, or keyword parameter arrays.
 
     Accepted keyword sets: ``left, right, bias, decay[, activation, inputs]`` (low-rank RNN);
-    ``A, W, h`` (vanilla PLRNN); ``A, W1, W2, h1, h2[, clipped]`` (shallow PLRNN).
+    ``A, W, h[, architecture]`` (vanilla PLRNN, or its linear baseline with ``architecture="linear"``);
+    ``A, W1, W2, h1, h2[, clipped]`` (shallow PLRNN).
     """
     if model is not None:
         if params:
@@ -276,31 +277,19 @@ def build_map(model=None, **params):
         return shallow_plrnn_map(params["A"], params["W1"], params["W2"], params["h1"], params["h2"],
                                  clipped=bool(params.get("clipped", False)))
     if {"A", "W", "h"} <= keys:
-        return plrnn_map(params["A"], params["W"], params["h"])
+        arch = params.get("architecture", "vanilla")
+        if arch not in ("vanilla", "linear"):
+            raise ValueError(f"architecture must be 'vanilla' or 'linear' with A, W, h; got {arch!r} (a shallow "
+                             "PLRNN takes A, W1, W2, h1, h2).")
+        return (linear_plrnn_map if arch == "linear" else plrnn_map)(params["A"], params["W"], params["h"])
     raise ValueError("pass a fitted estimator, or parameters: left, right, bias, decay (low-rank RNN); "
                      f"A, W, h (PLRNN); or A, W1, W2, h1, h2 (shallow PLRNN). Got {sorted(keys)}.")
 
 
 def map_from_estimator(est):
-    """Map of a fitted estimator: the one it hands over (``latent_map()``), or, for plain parameter
-    holders, one built from public attributes (``left_vectors_`` ... of a low-rank RNN; ``A_``, ``W_``
-    or ``W1_`` ... of a PLRNN)."""
+    """The map a fitted estimator hands over (its ``latent_map()``)."""
     if callable(getattr(est, "latent_map", None)):
         return est.latent_map()
-    d = {name: True for name in ("left_vectors_", "A_", "W_", "W1_") if hasattr(est, name)}
-    if "left_vectors_" in d:
-        activation = getattr(est, "activation", "relu")
-        return build_map(left=est.left_vectors_, right=est.right_vectors_, bias=est.bias_,
-                         decay=est.decay_, activation=activation)
-    if "A_" in d:
-        arch = getattr(est, "architecture", "W1_" in d and "shallow" or "vanilla")
-        if arch == "linear":
-            return linear_plrnn_map(est.A_, est.W_, est.h_)
-        if arch == "vanilla" or "W_" in d and "W1_" not in d:
-            return plrnn_map(est.A_, est.W_, est.h_)
-        if arch not in ("shallow", "clipped_shallow"):
-            raise ValueError(f"unknown PLRNN architecture {arch!r}; expected vanilla, shallow, clipped_shallow "
-                             "or linear.")
-        return shallow_plrnn_map(est.A_, est.W1_, est.W2_, est.h1_, est.h2_, clipped=arch == "clipped_shallow")
-    raise ValueError(f"{type(est).__name__} is not a fitted low-rank RNN or PLRNN: it has neither "
-                     "left_vectors_ (low-rank) nor A_ (PLRNN). Fit it first, or pass parameter arrays.")
+    raise ValueError(f"{type(est).__name__} is neither a fitted model with a latent_map() method (a fitted "
+                     "StochasticLowRankRNN or PLRNNRegressor) nor a map. Fit it first, or pass parameter arrays "
+                     "to build_map (left, right, bias, decay; A, W, h; or A, W1, W2, h1, h2).")
