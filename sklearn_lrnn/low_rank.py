@@ -6,9 +6,11 @@ training loop, and stores everything fitted as NumPy (so pickles load anywhere, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,6 +38,58 @@ __all__ = ["StochasticLowRankRNN"]
 
 _EVAL_SEED = 12345  # fixed, so that score() compares models and CV folds on equal terms
 _EVAL_CHUNK = 512  # trials per evaluation batch (bounds memory on long data sets)
+
+
+@dataclass(frozen=True)
+class LowRankConfig:
+    """Everything a fit of :class:`StochasticLowRankRNN` resolved from its hyper-parameters and data.
+
+    Built once at fit time (``"auto"`` options and ``None`` defaults replaced by what they resolved to) and
+    kept as the fitted attribute ``config_``: the torch model of ``transform``, ``score``, ``sample``,
+    ``inverse_transform`` and ``latent_map`` is rebuilt from it, so ``set_params`` changes nothing until
+    the next fit.
+    """
+
+    rank: int
+    n_units: int
+    n_features: int
+    n_inputs: int
+    activation: str
+    observation: str
+    link: str
+    count_mask: tuple  # bool per feature: the Poisson (count) columns
+    proposal: str  # resolved: "optimal", "encoder" or "bootstrap"
+    exact_likelihood: bool  # Kalman filter instead of SMC (linear dynamics, linear-Gaussian readout, "auto")
+    n_particles: int
+    eval_particles: int
+    resampling: str
+    ess_threshold: float | None
+    encoder_kernels: tuple
+    encoder_channels: tuple
+    encoder_padding: str
+    transition_noise: str
+    train_noise: bool
+    noise_std: float | None
+    observation_noise_std: float | None
+    learn_initial_mean: bool
+    decay: float
+    train_decay: bool
+    input_filter: bool
+
+    # what shapes the torch module (and its state dict): a warm start cannot change these
+    STRUCTURE = ("rank", "n_units", "n_features", "n_inputs", "activation", "observation", "link", "count_mask",
+                 "proposal", "encoder_kernels", "encoder_channels", "encoder_padding", "transition_noise",
+                 "input_filter")
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "LowRankConfig":
+        values = dict(values)
+        for name in ("count_mask", "encoder_kernels", "encoder_channels"):
+            values[name] = tuple(values[name])
+        return cls(**values)
 
 
 class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimator):
@@ -181,6 +235,11 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
 
     Attributes
     ----------
+    config_ : LowRankConfig
+        What the fit resolved from the hyper-parameters and the data (``"auto"`` proposal, particle counts,
+        units, Poisson columns, ...), frozen: ``transform``, ``score``, ``score_samples``, ``sample``,
+        ``inverse_transform`` and ``latent_map`` use it, so ``set_params`` changes nothing until the next
+        fit (``warm_start`` / ``partial_fit`` refuse a change of the model's shape).
     left_vectors_ : ndarray of shape (n_units, rank)
         m.
     right_vectors_ : ndarray of shape (rank, n_units)
@@ -381,19 +440,34 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
             raise ValueError(f"final_learning_rate={self.final_learning_rate} must not exceed "
                              f"learning_rate={self.learning_rate}.")
 
-    def _n_particles(self):
-        if self.n_particles is not None:
-            return int(self.n_particles)
-        return 32 if self._proposal() == "optimal" else 10
-
-    def _exact_likelihood(self):
-        """Linear dynamics, linear-Gaussian readout and proposal="auto": the Kalman filter's exact likelihood."""
-        return self.activation == "linear" and observation_model(self.observation).linear and self.proposal == "auto"
-
-    def _proposal(self):
-        if self.proposal == "auto":
-            return "optimal" if observation_model(self.observation).linear else "encoder"
-        return self.proposal
+    def _resolve_config(self, n_features, n_inputs) -> LowRankConfig:
+        """The fit's configuration from the current hyper-parameters (called once per fit, then frozen)."""
+        obs = observation_model(self.observation)
+        n_units = int(self.n_units or n_features)
+        if obs.per_unit and n_units != n_features:
+            raise ValueError(
+                f"observation={self.observation!r} reads one channel per unit, so n_units must equal the number "
+                f"of features ({n_features}); got n_units={n_units}."
+            )
+        proposal = ("optimal" if obs.linear else "encoder") if self.proposal == "auto" else self.proposal
+        n_particles = int(self.n_particles) if self.n_particles is not None else (32 if proposal == "optimal" else 10)
+        # linear dynamics, linear-Gaussian readout and proposal="auto": the Kalman filter's exact likelihood
+        exact = self.activation == "linear" and obs.linear and self.proposal == "auto"
+        return LowRankConfig(
+            rank=int(self.rank), n_units=n_units, n_features=int(n_features), n_inputs=int(n_inputs),
+            activation=self.activation, observation=self.observation, link=self.link,
+            count_mask=tuple(bool(b) for b in self._poisson_mask(n_features)), proposal=proposal,
+            exact_likelihood=bool(exact), n_particles=n_particles,
+            eval_particles=int(self.eval_particles or max(n_particles, 32)), resampling=self.resampling,
+            ess_threshold=None if self.ess_threshold is None else float(self.ess_threshold),
+            encoder_kernels=tuple(int(k) for k in self.encoder_kernels),
+            encoder_channels=tuple(int(c) for c in self.encoder_channels), encoder_padding=self.encoder_padding,
+            transition_noise=self.transition_noise, train_noise=bool(self.train_noise),
+            noise_std=None if self.noise_std is None else float(self.noise_std),
+            observation_noise_std=None if self.observation_noise_std is None else float(self.observation_noise_std),
+            learn_initial_mean=bool(self.learn_initial_mean), decay=float(self.decay),
+            train_decay=bool(self.train_decay), input_filter=bool(self.input_filter),
+        )
 
     def _poisson_mask(self, n_features):
         """Boolean mask of the Poisson (count) columns (the observation model's, from ``poisson_columns`` where it
@@ -417,8 +491,9 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
             mask[cols] = True
         return obs.count_mask(n_features, mask).numpy()
 
-    def _check_counts(self, seq: Sequences, name="X"):
-        mask = self._poisson_mask(seq.n_features)
+    @staticmethod
+    def _check_counts(seq: Sequences, mask, name="X"):
+        mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         for i, t in enumerate(seq.trials):
@@ -444,7 +519,7 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
                 "z_{t-1} -> z_t, so trials need at least 2 time steps (X of shape (n_trials, n_timesteps, "
                 "n_features))."
             )
-        self._check_counts(seq)
+        self._check_counts(seq, self._poisson_mask(seq.n_features) if fitting else self.config_.count_mask)
         if fitting and seq.layout == "2d" and seq.trials[0].shape[0] < self.window_length:
             raise ValueError(
                 f"X: the recording has {seq.trials[0].shape[0]} time steps (n_samples = "
@@ -465,49 +540,40 @@ class StochasticLowRankRNN(LatentOutputMixin, TransformerMixin, RecurrentEstimat
         return seq, useq
 
     # ------------------------------------------------------------------ model construction
-    def _build(self, n_features, n_inputs, *, data=None, generator=None):
-        n_units = self.n_units or n_features
-        obs_model = observation_model(self.observation)
-        if obs_model.per_unit and n_units != n_features:
-            raise ValueError(
-                f"observation={self.observation!r} reads one channel per unit, so n_units must equal the number "
-                f"of features ({n_features}); got n_units={n_units}."
-            )
+    @staticmethod
+    def _build(cfg: LowRankConfig, *, data=None, generator=None):
+        """The torch model of configuration ``cfg`` (started from ``data``'s statistics where given)."""
         transition = LowRankTransition(
-            self.rank, n_units, n_inputs, activation=self.activation, decay=float(self.decay),
-            train_decay=self.train_decay, noise_kind=self.transition_noise, noise_std=float(self.noise_std or 0.1),
-            train_noise=self.train_noise, init_kind=self.transition_noise, init_std=1.0,
-            train_init_cov=self.train_noise, learn_init_mean=self.learn_initial_mean,
-            input_filter=self.input_filter, generator=generator,
+            cfg.rank, cfg.n_units, cfg.n_inputs, activation=cfg.activation, decay=cfg.decay,
+            train_decay=cfg.train_decay, noise_kind=cfg.transition_noise, noise_std=float(cfg.noise_std or 0.1),
+            train_noise=cfg.train_noise, init_kind=cfg.transition_noise, init_std=1.0,
+            train_init_cov=cfg.train_noise, learn_init_mean=cfg.learn_initial_mean,
+            input_filter=cfg.input_filter, generator=generator,
         )
-        observation = obs_model.build(
-            self.rank, n_features, link=self.link, count_mask=self._poisson_mask(n_features),
-            noise_std=self.observation_noise_std or 0.1, generator=generator,
+        observation = observation_model(cfg.observation).build(
+            cfg.rank, cfg.n_features, link=cfg.link, count_mask=np.array(cfg.count_mask, dtype=bool),
+            noise_std=cfg.observation_noise_std or 0.1, generator=generator,
         )
         encoder = None
-        if self._proposal() == "encoder":
+        if cfg.proposal == "encoder":
             # torch's default layer init draws from the global RNG: draw it from our seed instead, so
             # random_state alone fixes the result and the caller's global RNG is left untouched
             seed = int(torch.randint(2**62, (1,), generator=generator)) if generator is not None else 0
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                encoder = ConvEncoder(n_features, self.rank, self.encoder_kernels, self.encoder_channels,
-                                      self.encoder_padding)
+                encoder = ConvEncoder(cfg.n_features, cfg.rank, cfg.encoder_kernels, cfg.encoder_channels,
+                                      cfg.encoder_padding)
         model = StateSpaceModel(transition, observation, encoder)
-        if data is not None:
-            self._init_from_data(model, data)
+        if data is not None:  # start from statistics of the training data (``_engine.initialisation``)
+            start_from_data(model, data.trials, continuous=data.layout == "2d",
+                            count_mask=np.array(cfg.count_mask, dtype=bool), decay=cfg.decay, noise_std=cfg.noise_std,
+                            observation_noise_std=cfg.observation_noise_std,
+                            learn_initial_mean=cfg.learn_initial_mean)
         return model
 
-    def _init_from_data(self, model, data: Sequences):
-        """Start the model from statistics of the training data (``_engine.initialisation``)."""
-        start_from_data(model, data.trials, continuous=data.layout == "2d",
-                        count_mask=self._poisson_mask(data.n_features), decay=float(self.decay),
-                        noise_std=self.noise_std, observation_noise_std=self.observation_noise_std,
-                        learn_initial_mean=self.learn_initial_mean)
-
     def _model(self, device=None):
-        """Rebuild the torch model from the fitted NumPy state."""
-        model = self._build(self.n_features_in_, self.n_inputs_)
+        """Rebuild the torch model from the fitted NumPy state and the fitted configuration."""
+        model = self._build(self.config_)
         model.load_state_dict({k: torch.as_tensor(v) for k, v in self._state.items()})
         return model.to(device or torch.device("cpu"))
 
@@ -571,7 +637,16 @@ or (n_timesteps, n_features)
         scale = float(max(np.abs(stacked).max(), 1e-12))
         names = input_feature_names(X)
         self._warn_silent_units(stacked, names)
-        return {"seq": seq, "useq": useq, "scale": scale, "feature_names": names}
+        config = self._resolve_config(seq.n_features, 0 if useq is None else useq.n_features)
+        if reuse:
+            changed = [f"{k}: {getattr(self.config_, k)!r} -> {getattr(config, k)!r}" for k in LowRankConfig.STRUCTURE
+                       if getattr(self.config_, k) != getattr(config, k)]
+            if changed:
+                raise ValueError(
+                    "warm_start and partial_fit continue the fitted model, whose shape the current parameters would "
+                    f"change ({'; '.join(changed)}); set warm_start=False (or refit from scratch) to fit a new model."
+                )
+        return {"seq": seq, "useq": useq, "scale": scale, "feature_names": names, "config": config}
 
     def _warn_silent_units(self, stacked, names):
         """SilentUnitWarning naming the count columns without a single spike in the training data."""
@@ -589,18 +664,19 @@ or (n_timesteps, n_features)
             SilentUnitWarning, stacklevel=_outside_stacklevel())
 
     def _build_problem(self, data, generator, device, *, reuse):
-        seq, useq = data["seq"], data["useq"]
+        seq, useq, cfg = data["seq"], data["useq"], data["config"]
         seed = int(torch.randint(2**62, (1,), generator=generator))
         run_gen = torch.Generator(device=device).manual_seed(seed)
-        if reuse:
-            model = self._model(device)
+        if reuse:  # the fitted state, in the new configuration (of the same structure: see _prepare_fit)
+            model = self._build(cfg)
+            model.load_state_dict({k: torch.as_tensor(v) for k, v in self._state.items()})
+            model = model.to(device)
         else:
-            model = self._build(seq.n_features, 0 if useq is None else useq.n_features, data=seq,
-                                generator=generator).to(device)
+            model = self._build(cfg, data=seq, generator=generator).to(device)
         train_seq, train_u, val = self._split(seq, useq, generator)
         sample_batch, n_batches = self._batch_sampler(train_seq, train_u, device, run_gen)
-        smc_kw = dict(proposal=self._proposal(), resampling=self.resampling, ess_threshold=self.ess_threshold)
-        n_particles, exact = self._n_particles(), self._exact_likelihood()
+        smc_kw = dict(proposal=cfg.proposal, resampling=cfg.resampling, ess_threshold=cfg.ess_threshold)
+        n_particles, exact = cfg.n_particles, cfg.exact_likelihood
 
         def loss_fn(batch):
             x, mask, u, lengths = batch
@@ -612,7 +688,7 @@ or (n_timesteps, n_features)
 
         def held_out_loss(eval_seq, eval_u):
             with torch.no_grad():
-                elbo, _ = self._evaluate(model, eval_seq, eval_u, device, filtering=False)
+                elbo, _ = self._evaluate(model, cfg, eval_seq, eval_u, device, filtering=False)
             return -float(np.sum(elbo) / eval_seq.lengths.sum())
 
         validation_fn = None if val is None else (lambda: held_out_loss(*val))
@@ -636,6 +712,7 @@ or (n_timesteps, n_features)
     def _export_fit(self, restart, data, *, reuse):
         seq, useq = data["seq"], data["useq"]
         self._state = restart.state
+        self.config_ = data["config"]
         self.n_features_in_ = seq.n_features
         if not reuse:
             set_feature_names(self, data["feature_names"])
@@ -721,7 +798,7 @@ or (n_timesteps, n_features)
         from .dynamics import build_map
 
         return build_map(left=self.left_vectors_, right=self.right_vectors_, bias=self.bias_, decay=self.decay_,
-                         activation=self.activation)
+                         activation=self.config_.activation)
 
     def _store_dynamics(self, fixed_points, cycles):
         for name in ("fixed_points_", "fixed_point_stability_", "fixed_point_eigvals_"):
@@ -732,23 +809,23 @@ or (n_timesteps, n_features)
             self.fixed_point_eigvals_ = np.asarray(fixed_points.eigvals)
 
     # ------------------------------------------------------------------ inference
-    def _evaluate(self, model, seq: Sequences, useq, device, *, filtering: bool, smoother=None):
+    def _evaluate(self, model, cfg: LowRankConfig, seq: Sequences, useq, device, *, filtering: bool, smoother=None):
         """Per-trial log evidence and (optionally) filtering or smoothing means, with the fixed evaluation seed."""
         gen = torch.Generator(device=device).manual_seed(_EVAL_SEED)
-        K = self.eval_particles or max(self._n_particles(), 32)
+        K = cfg.eval_particles
         elbos, means = [], []
         for start in range(0, len(seq), _EVAL_CHUNK):
             idx = np.arange(start, min(start + _EVAL_CHUNK, len(seq)))
             x, mask, u, _ = self._tensors(seq, useq, idx, device)
-            if self._exact_likelihood() and smoother is None:
+            if cfg.exact_likelihood and smoother is None:
                 res = kalman_filter(model, x, mask=mask, u=u, return_filter=filtering)
                 elbos.append(res.log_evidence.double().cpu().numpy())
                 if filtering:
                     fm = res.filter_means.double().cpu().numpy()
                     means.extend(fm[j, : len(seq.trials[i])] for j, i in enumerate(idx))
                 continue
-            res = run_smc(model, x, mask=mask, u=u, n_particles=K, proposal=self._proposal(),
-                          resampling=self.resampling, ess_threshold=self.ess_threshold, generator=gen,
+            res = run_smc(model, x, mask=mask, u=u, n_particles=K, proposal=cfg.proposal,
+                          resampling=cfg.resampling, ess_threshold=cfg.ess_threshold, generator=gen,
                           return_filter=filtering and smoother is None, return_history=smoother is not None)
             elbos.append(res.log_evidence.double().cpu().numpy())
             if smoother is not None:
@@ -764,7 +841,7 @@ or (n_timesteps, n_features)
         seq, useq = self._validate(X, u, fitting=False)
         device = resolve_device(self.device)
         with torch.no_grad():
-            elbo, means = self._evaluate(self._model(device), seq, useq, device, filtering=filtering,
+            elbo, means = self._evaluate(self._model(device), self.config_, seq, useq, device, filtering=filtering,
                                          smoother=smoother)
         return seq, elbo, means
 
@@ -828,7 +905,7 @@ or (n_timesteps, n_features)
         of the units use the recurrent currents only (no input current: ``Z`` carries no inputs).
         """
         check_is_fitted(self, "_state")
-        seq = check_sequences(Z, name="Z", n_features=self.rank, estimator_name="the latent space")
+        seq = check_sequences(Z, name="Z", n_features=self.config_.rank, estimator_name="the latent space")
         model = self._model()
         with torch.no_grad():
             out = [model.observation.mean(torch.as_tensor(t, dtype=torch.float32), model.transition).double().numpy()
@@ -889,6 +966,24 @@ or (n_timesteps, n_features)
 
     def _n_latent_features_out(self):
         return self.noise_cov_.shape[0]
+
+    # ------------------------------------------------------------------ persistence
+    def __getstate__(self):
+        """The state with ``config_`` as a plain dictionary (what :func:`~sklearn_lrnn.save` can store)."""
+        state = dict(super().__getstate__())
+        if isinstance(state.get("config_"), LowRankConfig):
+            state["config_"] = state["config_"].to_dict()
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        config = self.__dict__.get("config_")
+        if isinstance(config, dict):
+            self.config_ = LowRankConfig.from_dict(config)
+        elif config is None and "_state" in self.__dict__:
+            # fitted by a version that did not freeze its configuration: the parameters saved with it are the
+            # ones it was fitted with
+            self.config_ = self._resolve_config(self.n_features_in_, self.n_inputs_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

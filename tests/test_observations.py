@@ -167,7 +167,7 @@ def test_a_registered_model_is_fitted_without_changing_the_estimator(laplace):
     rng = np.random.default_rng(0)
     X = rng.laplace(size=(8, 15, 4)).cumsum(1) * 0.2
     model = StochasticLowRankRNN(observation=laplace, **TINY).fit(X)
-    assert model._proposal() == "encoder" and not model._exact_likelihood()
+    assert model.config_.proposal == "encoder" and not model.config_.exact_likelihood
     assert model.observation_scale_.shape == (4,) and np.all(model.observation_scale_ > 0)
     assert np.isfinite(model.score(X))
     Xs, _ = model.sample(2, 10, random_state=0)
