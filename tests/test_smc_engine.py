@@ -147,7 +147,7 @@ def test_learning_rate_decays_exponentially_to_final():
 
 @pytest.mark.parametrize("D", [3, 12])  # covariance form (D < 4R) and information form (Woodbury, D >= 4R)
 def test_optimal_proposal_terms_match_dense_algebra(D):
-    from sklearn_lrnn._engine.smc import _optimal_terms
+    from sklearn_lrnn._engine.proposals import optimal_terms
 
     g = torch.Generator().manual_seed(0)
     R = 2
@@ -155,7 +155,7 @@ def test_optimal_proposal_terms_match_dense_algebra(D):
     C = torch.randn(D, R, generator=g, dtype=torch.float64)
     var = torch.rand(D, generator=g, dtype=torch.float64) + 0.1
     e = torch.randn(4, 5, D, generator=g, dtype=torch.float64)
-    terms = _optimal_terms(L, C, var)
+    terms = optimal_terms(L, C, var)
     Sigma = L @ L.T
     S = C @ Sigma @ C.T + torch.diag(var)
     Sinv = torch.linalg.inv(S)
