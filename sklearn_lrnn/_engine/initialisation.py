@@ -1,7 +1,8 @@
-"""Where a model's parameters start: statistics of the training data (PCA, innovations, counts).
+"""Where a model's parameters start: the low-rank state-space model built from a configuration, started
+from statistics of the training data (PCA, innovations, counts) or loaded from a fitted state.
 
-Pure NumPy / torch. The estimator hands over its trials and the settings that matter here; this module
-writes the starting values into the model's parameters (the observation model starts its own readout
+Pure NumPy / torch. The estimator hands over its configuration, its trials and the settings that matter
+here; this module builds the torch model and writes the starting values into its parameters (the observation model starts its own readout
 from ``DataStats``, see ``observations.ObservationModel.init_from_data``). Starting from the data makes
 the optimiser refine instead of search from scratch (several-fold fewer epochs).
 """
@@ -11,9 +12,51 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .observations import DataStats
+from .encoder import ConvEncoder
+from .low_rank import LowRankTransition
+from .observations import DataStats, observation_model
+from .smc import StateSpaceModel
 
-__all__ = ["start_from_data", "start_contracting"]
+__all__ = ["build_low_rank_model", "start_from_data", "start_contracting"]
+
+
+def build_low_rank_model(cfg, *, state=None, trials=None, continuous=False, generator=None) -> StateSpaceModel:
+    """The low-rank state-space model of configuration ``cfg`` (a ``low_rank.LowRankConfig``, or any object
+    with its attributes), on the CPU.
+
+    ``state``: a fitted state dict (NumPy arrays) to load; ``trials``: the training data (list of (T_i, D)
+    arrays, one ``continuous`` recording or trials) to start from (:func:`start_from_data`); neither: the
+    random initialisation drawn from ``generator``.
+    """
+    transition = LowRankTransition(
+        cfg.rank, cfg.n_units, cfg.n_inputs, activation=cfg.activation, decay=cfg.decay,
+        train_decay=cfg.train_decay, noise_kind=cfg.transition_noise, noise_std=float(cfg.noise_std or 0.1),
+        train_noise=cfg.train_noise, init_kind=cfg.transition_noise, init_std=1.0,
+        train_init_cov=cfg.train_noise, learn_init_mean=cfg.learn_initial_mean,
+        input_filter=cfg.input_filter, generator=generator,
+    )
+    count_mask = np.array(cfg.count_mask, dtype=bool)
+    observation = observation_model(cfg.observation).build(
+        cfg.rank, cfg.n_features, link=cfg.link, count_mask=count_mask,
+        noise_std=cfg.observation_noise_std or 0.1, generator=generator,
+    )
+    encoder = None
+    if cfg.proposal == "encoder":
+        # torch's default layer init draws from the global RNG: draw it from our seed instead, so
+        # random_state alone fixes the result and the caller's global RNG is left untouched
+        seed = int(torch.randint(2**62, (1,), generator=generator)) if generator is not None else 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            encoder = ConvEncoder(cfg.n_features, cfg.rank, cfg.encoder_kernels, cfg.encoder_channels,
+                                  cfg.encoder_padding)
+    model = StateSpaceModel(transition, observation, encoder)
+    if state is not None:
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    elif trials is not None:
+        start_from_data(model, trials, continuous=continuous, count_mask=count_mask, decay=cfg.decay,
+                        noise_std=cfg.noise_std, observation_noise_std=cfg.observation_noise_std,
+                        learn_initial_mean=cfg.learn_initial_mean)
+    return model
 
 
 def start_from_data(model, trials, *, continuous: bool, count_mask, decay: float, noise_std=None,
