@@ -18,6 +18,12 @@ from ._config import check_counts
 
 __all__ = ["batch_sampler", "batch_tensors", "split_validation", "validate_data", "warn_silent_units"]
 
+# The fewest gradient steps of an epoch of random windows of one recording. One pass over a short
+# recording is a single step (188 fMRI volumes in 50-step windows, 10 per batch), and the plateau rule
+# (n_iter_no_change epochs without improvement) then stops after a hundred noisy steps, under-trained and
+# without a warning. Ten steps per epoch is what the 7,230-sample EEG gets anyway (15).
+MIN_WINDOW_STEPS_PER_EPOCH = 10
+
 
 def validate_data(est, X, u, *, fitting: bool, learning: bool = False, count_mask=None):
     """``(seq, useq)`` of X and u for ``est``: at fit time (``fitting``) against the parameters, otherwise
@@ -124,7 +130,7 @@ def batch_sampler(seq: Sequences, useq, device, gen, *, batch_size: int, window_
             rows = starts + offsets  # (B, L)
             return x_all[rows], None, None if u_all is None else u_all[rows], lengths
 
-        return sample, batches_per_epoch or max(1, math.ceil(x_all.shape[0] / L / B))
+        return sample, batches_per_epoch or max(MIN_WINDOW_STEPS_PER_EPOCH, math.ceil(x_all.shape[0] / L / B))
 
     n = len(seq)
     state = {"perm": np.empty(0, dtype=int)}

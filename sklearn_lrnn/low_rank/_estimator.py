@@ -117,7 +117,8 @@ class StochasticLowRankRNN(LowRankInference, RecurrentEstimator):
     window_length : int, default=50
         Length of the random windows cut from a single continuous recording (2-D X).
     batches_per_epoch : int or None, default=None
-        Gradient steps per epoch; None covers the training data once per epoch.
+        Gradient steps per epoch; None covers the training data once per epoch (trials), or draws
+        ``T / (window_length * batch_size)`` batches of windows of one recording, at least 10.
     learning_rate : float, default=1e-3
         Initial RAdam learning rate.
     learning_rate_schedule : {"plateau", "exponential", "constant"}, default="plateau"
