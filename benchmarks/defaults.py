@@ -201,10 +201,11 @@ def run_low_rank(name, seed):
         res["period_ratio"] = round(res["period_fit"] / res["period_true"], 3)
     if "bistable" in name:
         true_fp = _stable_fixed_points(T)
-        fit_fp = model.fixed_points_[model.fixed_point_stability_ == "stable"] @ A.T + c
+        fps = model.fixed_points_
+        fit_fp = fps.points[fps.stability == "stable"] @ A.T + c
         dist = [float(np.min(np.linalg.norm(fit_fp - p, axis=1))) if len(fit_fp) else float("inf") for p in true_fp]
         res.update(n_stable_true=len(true_fp), n_stable_fit=int(len(fit_fp)),
-                   n_saddle_fit=int((model.fixed_point_stability_ == "saddle").sum()),
+                   n_saddle_fit=int((fps.stability == "saddle").sum()),
                    fp_distance_max=round(max(dist), 3), fp_scale=round(float(np.linalg.norm(true_fp, axis=1).max()), 3))
     if d["kind"] == "poisson":
         Xg, _ = model.sample(200, d["X"].shape[1], random_state=0)

@@ -227,11 +227,11 @@ def main(argv=None):
         print(f"| {name} | {c:.3f} | {ratio:.3f} |")
 
     print("\n## Fixed points of the fitted dynamics")
-    points = getattr(model, "fixed_points_", None)
-    if points is None:
+    fps = getattr(model, "fixed_points_", None)
+    if fps is None:
         print("not computed (see the fit's warnings)")
     else:
-        stab = np.asarray(getattr(model, "fixed_point_stability_", []))
+        points, stab = fps.points, np.asarray(fps.stability)
         kinds = dict(zip(*np.unique(stab, return_counts=True))) if len(stab) else {}
         print(f"{len(points)} fixed points: {kinds or 'none'}")
         for p, s in zip(points, stab):

@@ -35,8 +35,8 @@ def main():
           f"{np.sqrt(model.observation_noise_var_).mean():10.3f}")
     print(f"{'oscillation period (steps)':28s}{data.period:10.2f}{period:10.2f}")
     print(f"ELBO per time bin on the training data: {model.score(data.X):.3f}")
-    if hasattr(model, "fixed_points_"):
-        for point, kind in zip(model.fixed_points_, model.fixed_point_stability_):
+    if model.fixed_points_ is not None:
+        for point, kind in zip(model.fixed_points_.points, model.fixed_points_.stability):
             print(f"fixed point at {np.round(point, 3)}: {kind}")
 
     try:
@@ -56,8 +56,8 @@ def main():
         axes[1].plot(z[:, 0], z[:, 1], lw=0.8)
     _, Zc = model.sample(1, 300, z0=np.array([0.5, 0.0]), noise_scale=0.0)
     axes[1].plot(Zc[0, 100:, 0], Zc[0, 100:, 1], "k", lw=2, label="noise-free trajectory")
-    if hasattr(model, "fixed_points_"):
-        for point, kind in zip(model.fixed_points_, model.fixed_point_stability_):
+    if model.fixed_points_ is not None:
+        for point, kind in zip(model.fixed_points_.points, model.fixed_points_.stability):
             axes[1].plot(*point, "o", color="tab:green" if kind == "stable" else "tab:red", ms=8, label=f"{kind} fixed point")
     axes[1].set(title="Posterior latents (5 trials) and the fitted flow", xlabel="z1", ylabel="z2")
     axes[1].legend(fontsize=8)

@@ -129,7 +129,7 @@ axes[1].legend(fontsize="small")
 # Fixed points of a fitted model
 # ------------------------------
 # ``fit`` runs the same analysis on the learned connectivity and stores the result as
-# ``fixed_points_``, ``fixed_point_stability_`` and ``fixed_point_eigvals_``;
+# ``fixed_points_`` (a :class:`~sklearn_lrnn.dynamics.FixedPoints`: points, stability, eigenvalues);
 # :func:`sklearn_lrnn.dynamics.fixed_points` recomputes it for any fitted estimator. Here a model
 # fitted to the oscillating teacher of :ref:`example_continuous` has a single fixed point: an
 # *unstable spiral* (complex eigenvalues of modulus > 1). Trajectories spiral away from it, but the
@@ -138,15 +138,16 @@ data = make_low_rank_teacher(n_trials=100, n_timesteps=75, random_state=0)
 model = StochasticLowRankRNN(rank=2, observation="gaussian_currents", n_particles=16, batch_size=16,
                              max_iter=50, learning_rate=1e-2, learning_rate_schedule="exponential",
                              final_learning_rate=1e-3, random_state=0).fit(data.X)
-print("fitted:", model.fixed_points_.round(3).tolist(), list(model.fixed_point_stability_),
-      "|eigenvalues|:", np.abs(model.fixed_point_eigvals_).round(3).tolist())
+fitted = model.fixed_points_
+print("fitted:", fitted.points.round(3).tolist(), list(fitted.stability),
+      "|eigenvalues|:", np.abs(fitted.eigvals).round(3).tolist())
 again = fixed_points(model)
-assert np.allclose(again.points, model.fixed_points_) and bool(again.spiral[0])
+assert np.allclose(again.points, fitted.points) and bool(again.spiral[0])
 
 # noise-free trajectory started next to the unstable fixed point: it spirals out onto the cycle
-z_start = model.fixed_points_[0] + np.array([0.05, 0.0])
+z_start = fitted.points[0] + np.array([0.05, 0.0])
 _, Z_det = model.sample(1, 300, z0=z_start, noise_scale=0.0)
-radius = np.linalg.norm(Z_det[0] - model.fixed_points_[0], axis=1)
+radius = np.linalg.norm(Z_det[0] - fitted.points[0], axis=1)
 print(f"distance from the fixed point: {radius[0]:.2f} at the start, {radius[-50:].mean():.2f} on the cycle")
 ax = plot_phase_portrait(model, trajectories=Z_det[0])
 ax.set_title("Fitted model: unstable spiral inside a limit cycle")

@@ -83,7 +83,7 @@ for k, (sign, name) in enumerate(((1, "rightward laps"), (-1, "leftward laps")))
                                zorder=2)
     points = getattr(model, "fixed_points_", None)
     if points is not None and len(points):
-        F = (np.asarray(points) - centre) @ axes[:2].T
+        F = (np.asarray(points.points) - centre) @ axes[:2].T
         ax[k].scatter(*F.T, marker="x", color="red", s=50, zorder=3, label="fixed points")
         ax[k].legend(loc="lower right", fontsize=8)
     ax[k].set_title(name)

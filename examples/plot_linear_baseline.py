@@ -101,7 +101,7 @@ print("refitted:", search.best_params_, "| nonlinear model wins:", nonlinear_win
 
 if nonlinear_wins:
     best = search.best_estimator_
-    for point, kind in zip(best.fixed_points_, best.fixed_point_stability_):
+    for point, kind in zip(best.fixed_points_.points, best.fixed_points_.stability):
         print(f"fixed point z* = {np.round(point, 3)}: {kind}")
     ax = plot_phase_portrait(best, trajectories=best.transform(data.X[:3]))
     ax.set_title("The relu model's flow, fixed point and three filtered trials")

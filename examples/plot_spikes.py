@@ -50,7 +50,7 @@ model = StochasticLowRankRNN(
     random_state=0,
 )
 model.fit(X)
-print("fixed points of the fitted dynamics:", list(model.fixed_point_stability_))
+print("fixed points of the fitted dynamics:", list(model.fixed_points_.stability))
 
 # %%
 # Generated against recorded spike trains

@@ -256,7 +256,8 @@ def test_fitted_low_rank_estimator_has_fixed_points():
                                random_state=0, activation="clipped_relu").fit(X)
     fp = fixed_points(est)
     assert fp.exact
-    np.testing.assert_allclose(est.fixed_points_, fp.points)
+    assert isinstance(est.fixed_points_, FixedPoints)  # the same type as PLRNNRegressor's
+    np.testing.assert_allclose(est.fixed_points_.points, fp.points)
     ref = brute_force(est.left_vectors_, est.right_vectors_, est.bias_, est.decay_, "clipped_relu") \
         if len(est.bias_) <= 8 else None
     if ref is not None:

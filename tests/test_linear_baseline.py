@@ -151,11 +151,12 @@ def test_fitted_linear_model_has_one_fixed_point(fitted_linear):
     model, _ = fitted_linear
     J = model.decay_ * np.eye(2) + model.right_vectors_ @ model.left_vectors_
     expected = np.linalg.solve(np.eye(2) - J, -model.right_vectors_ @ model.bias_)
-    np.testing.assert_allclose(model.fixed_points_, expected[None], rtol=1e-8, atol=1e-10)
+    fps = model.fixed_points_
+    np.testing.assert_allclose(fps.points, expected[None], rtol=1e-8, atol=1e-10)
     eig = np.linalg.eigvals(J)
-    np.testing.assert_allclose(np.sort(np.abs(model.fixed_point_eigvals_[0])), np.sort(np.abs(eig)), rtol=1e-10)
-    assert model.fixed_point_stability_[0] == ("stable" if np.abs(eig).max() < 1 else
-                                               "unstable" if np.abs(eig).min() > 1 else "saddle")
+    np.testing.assert_allclose(np.sort(np.abs(fps.eigvals[0])), np.sort(np.abs(eig)), rtol=1e-10)
+    assert fps.stability[0] == ("stable" if np.abs(eig).max() < 1 else
+                                 "unstable" if np.abs(eig).min() > 1 else "saddle")
     pmap = build_map(model)
     assert pmap.n_planes == 0
     np.testing.assert_allclose(pmap.step(expected[None]), expected[None], atol=1e-10)

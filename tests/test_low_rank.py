@@ -194,3 +194,31 @@ def test_device_validation(data):
         pytest.skip("CUDA present")
     with pytest.raises(ValueError, match="CUDA"):
         StochasticLowRankRNN(**{**FAST, "device": "cuda"}).fit(data.X)
+
+
+def test_fixed_points_are_a_fixed_points_object_as_in_plrnn(data, fitted):
+    from sklearn_lrnn.dynamics import FixedPoints
+
+    assert fitted.fixed_points_ is None  # compute_fixed_points=False
+    assert not hasattr(fitted, "fixed_point_stability_")
+    model = StochasticLowRankRNN(**{**FAST, "compute_fixed_points": True}).fit(data.X)
+    fps = model.fixed_points_
+    assert isinstance(fps, FixedPoints) and fps.exact and fps.points.shape[1] == 2
+    with pytest.warns(FutureWarning, match="fixed_points_.stability"):
+        np.testing.assert_array_equal(model.fixed_point_stability_, fps.stability)
+    with pytest.warns(FutureWarning, match="fixed_points_.eigvals"):
+        np.testing.assert_array_equal(model.fixed_point_eigvals_, fps.eigvals)
+
+
+def test_arrays_of_fixed_points_saved_before_load_as_a_fixed_points_object(data):
+    from sklearn_lrnn.dynamics import FixedPoints
+
+    model = StochasticLowRankRNN(**{**FAST, "compute_fixed_points": True}).fit(data.X)
+    fps = model.fixed_points_
+    state = model.__getstate__()  # the state as versions before FixedPoints held it: three arrays
+    state.update(fixed_points_=fps.points, fixed_point_stability_=fps.stability, fixed_point_eigvals_=fps.eigvals)
+    old = StochasticLowRankRNN.__new__(StochasticLowRankRNN)
+    old.__setstate__(state)
+    assert isinstance(old.fixed_points_, FixedPoints) and "fixed_point_stability_" not in vars(old)
+    for field in ("points", "stability", "eigvals", "spiral", "exact"):
+        np.testing.assert_array_equal(getattr(old.fixed_points_, field), getattr(fps, field))

@@ -84,8 +84,10 @@ def test_low_rank_round_trip(tmp_path, trials, low_rank):
     assert loaded.score(trials) == low_rank.score(trials)
     for a, b in zip(loaded.sample(3, 15, random_state=1), low_rank.sample(3, 15, random_state=1)):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(loaded.fixed_point_stability_, low_rank.fixed_point_stability_)
-    assert loaded.fixed_point_stability_.dtype == object
+    assert isinstance(loaded.fixed_points_, FixedPoints)
+    np.testing.assert_array_equal(loaded.fixed_points_.points, low_rank.fixed_points_.points)
+    np.testing.assert_array_equal(loaded.fixed_points_.stability, low_rank.fixed_points_.stability)
+    assert loaded.fixed_points_.stability.dtype == object
     assert loaded.saved_versions_["torch"] == torch.__version__
     # the optimiser state comes back as tensors, so a continued fit matches the original's
     assert _holds_tensors(loaded._optimizer_state) == _holds_tensors(low_rank._optimizer_state)

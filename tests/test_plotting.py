@@ -85,7 +85,7 @@ def test_phase_portrait_low_rank(low_rank, teacher):
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("latent dim 0", "latent dim 1")
     assert any(isinstance(c, LineCollection) for c in ax.collections)  # the streamplot
     assert len(ax.figure.axes) == 2  # axes and the step-size colour bar
-    _check_fixed_points(ax, low_rank.fixed_points_, low_rank.fixed_point_stability_, (0, 1))
+    _check_fixed_points(ax, low_rank.fixed_points_.points, low_rank.fixed_points_.stability, (0, 1))
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "trajectory" in legend
     traj = [line for line in ax.lines if line.get_color() == "tab:red"]
@@ -97,13 +97,13 @@ def test_phase_portrait_low_rank(low_rank, teacher):
 
 
 def test_phase_portrait_rank3_slices_plane_and_both_fill_styles(low_rank3):
-    stab = low_rank3.fixed_point_stability_
+    stab = low_rank3.fixed_points_.stability
     assert {"stable"} < set(stab)  # this fit has a stable and a non-stable fixed point: both styles drawn
     ax = plot_phase_portrait(low_rank3, dims=(0, 2), limits=[(-3, 3), (-2, 2)])
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("latent dim 0", "latent dim 2")
     assert ax.get_xlim() == (-3, 3) and ax.get_ylim() == (-2, 2)
     assert "fixed points' mean" in ax.get_title()
-    _check_fixed_points(ax, low_rank3.fixed_points_, stab, (0, 2))
+    _check_fixed_points(ax, low_rank3.fixed_points_.points, stab, (0, 2))
     ax = plot_phase_portrait(low_rank3, fixed_points=False)
     assert _fixed_point_lines(ax) == []
 
@@ -117,8 +117,9 @@ def test_phase_portrait_rank1_draws_the_map(teacher):
     expected = a * z + np.maximum(z[:, None] @ m.T - h, 0) @ n.T[:, 0] - z
     np.testing.assert_allclose(curve.get_ydata(), expected, atol=1e-10)
     assert ax.get_ylabel() == "one-step change F(z) - z"
-    _check_fixed_points(ax, np.column_stack([model.fixed_points_[:, 0], np.zeros(len(model.fixed_points_))]),
-                        model.fixed_point_stability_, (0, 1))
+    points = model.fixed_points_.points
+    _check_fixed_points(ax, np.column_stack([points[:, 0], np.zeros(len(points))]), model.fixed_points_.stability,
+                        (0, 1))
 
 
 def test_phase_portrait_plrnn(plrnn, lorenz):

@@ -4,7 +4,8 @@
 * :mod:`._config`: the parameter table, the checks of how parameters combine, the Poisson columns and
   :class:`LowRankConfig`, what a fit resolves and freezes (``config_``);
 * :mod:`._data`: validation of X and u, the held-out split, the batches (padded trials, random windows);
-* :mod:`._inference`: ``transform``, ``score``, ``sample``, ... (Kalman filter, SMC, smoother).
+* :mod:`._inference`: ``transform``, ``score``, ``sample``, ... (Kalman filter, SMC, smoother);
+* :mod:`._fitted`: the fitted attributes (parameters, ``fixed_points_``) and their persistence.
 
 The torch model is built and initialised by ``_engine.initialisation``.
 """

@@ -48,7 +48,7 @@ def _latent_map(estimator, u):
     current = weights @ u
     if is_low_rank:
         params = dict(left=estimator.left_vectors_, right=estimator.right_vectors_, bias=estimator.bias_,
-                      decay=estimator.decay_, activation=estimator.activation)
+                      decay=estimator.decay_, activation=estimator.config_.activation)
         pmap = build_map(**params, inputs=current)
         fps = low_rank_fixed_points(**params, inputs=current)
     else:
@@ -62,13 +62,10 @@ def _fitted_fixed_points(estimator):
     """(points (F, D), stability labels (F,)) from the fitted attributes, computed if they are missing."""
     from ..dynamics import fixed_points
 
-    points = getattr(estimator, "fixed_points_", None)
-    if points is None:
+    fps = getattr(estimator, "fixed_points_", None)  # a FixedPoints in both estimators
+    if fps is None:
         fps = fixed_points(estimator)
-        return np.asarray(fps.points), np.asarray(fps.stability)
-    if hasattr(points, "stability"):  # PLRNNRegressor stores a FixedPoints object
-        return np.asarray(points.points), np.asarray(points.stability)
-    return np.asarray(points), np.asarray(estimator.fixed_point_stability_)
+    return np.asarray(fps.points), np.asarray(fps.stability)
 
 
 def _draw_fixed_points(ax, coords, stability):
