@@ -21,7 +21,8 @@ from torch import nn
 
 from .proposals import PROPOSALS, PassContext, proposal_class
 
-__all__ = ["PROPOSALS", "RESAMPLING", "SMCResult", "StateSpaceModel", "run_smc", "simulate"]
+__all__ = ["PROPOSALS", "RESAMPLING", "SMCResult", "StateSpaceModel", "forecast_observations", "run_smc",
+           "simulate"]
 
 RESAMPLING = ("systematic", "multinomial")
 
@@ -200,6 +201,24 @@ def _finish(incs, step_const, mask, adaptive, log_k) -> SMCResult:
     if step_const is not None:
         incs = incs + (step_const if mask is None else step_const * mask.to(incs.dtype))
     return SMCResult(log_evidence=incs.sum(1))
+
+
+@torch.no_grad()
+def forecast_observations(model: StateSpaceModel, z: torch.Tensor, n_steps: int, u: torch.Tensor | None = None):
+    """Expected observations ``n_steps`` ahead of the latents ``z`` (T, R) of one trial, by the noise-free map.
+
+    Row t carries ``z[t]`` to ``t + n_steps`` and reads it out, so the result has ``T - n_steps`` rows; ``u``
+    (T, n_inputs) are the trial's inputs, whose currents drive the steps (and a one-to-one readout)."""
+    tr, obs = model.transition, model.observation
+    T = z.shape[0]
+    cur = None
+    if u is not None and tr.n_inputs > 0:
+        cur = tr.input_currents(tr.filtered_inputs(u.unsqueeze(0)))[0]  # (T, N)
+    z = z[: T - n_steps]
+    for j in range(1, n_steps + 1):
+        z = tr.step(z, None if cur is None else cur[j: T - n_steps + j])
+    kw = {"current": cur[n_steps:]} if getattr(obs, "uses_current", False) and cur is not None else {}
+    return obs.mean(z, tr, **kw)
 
 
 @torch.no_grad()

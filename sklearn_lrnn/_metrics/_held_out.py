@@ -12,7 +12,6 @@ import numbers
 import time
 
 import numpy as np
-import torch
 from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
 
@@ -26,7 +25,7 @@ __all__ = ["held_out_evaluation", "held_out_scorers", "latent_forecast"]
 
 
 def latent_forecast(estimator, X, n_steps, *, u=None):
-    """k-step-ahead forecasts of a fitted :class:`~sklearn_lrnn.StochasticLowRankRNN`.
+    """k-step-ahead forecasts of a fitted :class:`~sklearn_lrnn.StochasticLowRankRNN` (its ``forecast`` method).
 
     Row t of each trial is the forecast of ``X[t + n_steps]`` made from the data up to ``X[t]``: the
     filtering mean E[z_t | x_{1:t}] (``transform``) is carried ``n_steps`` steps by the noise-free
@@ -50,27 +49,10 @@ def latent_forecast(estimator, X, n_steps, *, u=None):
     forecast : same container as ``X``
         Trial i has ``T_i - n_steps`` rows: the forecasts that have a target.
     """
-    n_steps = _check_k(n_steps)
-    seq = check_sequences(X, name="X", min_length=n_steps + 1)
-    Z = check_sequences(estimator.transform(X, u=u), name="latents").trials
-    useq = None if u is None else check_sequences(u, name="u").trials
-    model = estimator._model()
-    tr, obs = model.transition, model.observation
-    uses_current = getattr(obs, "uses_current", False)
-    out = []
-    with torch.no_grad():
-        for i, z_trial in enumerate(Z):
-            T = len(z_trial)
-            cur = None
-            if useq is not None and tr.n_inputs > 0:
-                ut = torch.as_tensor(useq[i], dtype=torch.float32).unsqueeze(0)
-                cur = tr.input_currents(tr.filtered_inputs(ut))[0]  # (T, N)
-            z = torch.as_tensor(z_trial[: T - n_steps], dtype=torch.float32)
-            for j in range(1, n_steps + 1):
-                z = tr.step(z, None if cur is None else cur[j: T - n_steps + j])
-            kw = {"current": cur[n_steps:]} if uses_current and cur is not None else {}
-            out.append(obs.mean(z, tr, **kw).double().numpy())
-    return restore(out, seq.layout)
+    if not callable(getattr(estimator, "forecast", None)):
+        raise ValueError(f"{type(estimator).__name__} has no forecast(X, n_steps) method; latent_forecast takes a "
+                         "fitted StochasticLowRankRNN (a PLRNNRegressor forecasts with predict(X, n_steps=k)).")
+    return estimator.forecast(X, _check_k(n_steps), u=u)
 
 
 def _check_k(k):
@@ -83,8 +65,8 @@ def _forecaster(estimator, u):
     """A ``forecast(X, n)`` callable for :func:`prediction_error`, or None where the model cannot forecast."""
     if hasattr(estimator, "predict"):
         return lambda X, n: estimator.predict(X, n_steps=n, **({} if u is None else {"u": u}))
-    if hasattr(estimator, "left_vectors_") and hasattr(estimator, "_model"):
-        return lambda X, n: latent_forecast(estimator, X, n, u=u)
+    if callable(getattr(estimator, "forecast", None)):
+        return lambda X, n: estimator.forecast(X, n, u=u)
     return None
 
 

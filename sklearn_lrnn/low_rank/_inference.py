@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._base import resolve_device, torch_generator
 from .._engine.initialisation import build_low_rank_model
 from .._engine.kalman import kalman_filter
-from .._engine.smc import run_smc, simulate
+from .._engine.smc import forecast_observations, run_smc, simulate
 from .._engine.smoothing import SMOOTHERS, smooth
 from .._lifecycle import check_generated
 from .._validation import (
@@ -118,6 +118,39 @@ class LowRankInference(LatentOutputMixin, TransformerMixin):
     def fit_transform(self, X, y=None, *, u=None, **transform_params):
         """Fit, then return the posterior latents of X (u reaches both steps)."""
         return self.fit(X, u=u).transform(X, u=u, **transform_params)
+
+    def forecast(self, X, n_steps=1, *, u=None):
+        """k-step-ahead forecasts: row t of each trial forecasts ``X[t + n_steps]`` from the data up to ``X[t]``.
+
+        The filtering mean E[z_t | x_{1:t}] (``transform``) is carried ``n_steps`` steps by the noise-free
+        latent map and read out by the observation mean: a point forecast (for a nonlinear map the mean is
+        propagated, not the posterior), exact in expectation for the linear baseline. This is the protocol of
+        :func:`~sklearn_lrnn.metrics.prediction_error` (``prediction_error(model.forecast, X, n_steps=k)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_trials, n_timesteps, n_features), list of 2-D arrays, or (n_timesteps, n_features)
+            Data to forecast; every trial longer than ``n_steps``.
+        n_steps : int, default=1
+            Forecast horizon k >= 1.
+        u : array-like or None, default=None
+            Inputs of a model fitted with inputs (same container as ``X``).
+
+        Returns
+        -------
+        forecast : same container as ``X``
+            Trial i has ``T_i - n_steps`` rows: the forecasts that have a target.
+        """
+        check_is_fitted(self, "_state")
+        n_steps = check_positive_int(n_steps, "n_steps")
+        seq = check_sequences(X, name="X", min_length=n_steps + 1)
+        Z = check_sequences(self.transform(X, u=u), name="latents").trials
+        useq = None if u is None else check_sequences(u, name="u").trials
+        model = self._model()
+        f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        out = [forecast_observations(model, f32(z), n_steps, None if useq is None else f32(useq[i])).double().numpy()
+               for i, z in enumerate(Z)]
+        return restore(out, seq.layout)
 
     def score_samples(self, X, *, u=None):
         """ELBO per time bin of each trial (one value for a 2-D recording); higher is better.
