@@ -25,29 +25,11 @@ __all__ = ["held_out_evaluation", "held_out_scorers", "latent_forecast"]
 
 
 def latent_forecast(estimator, X, n_steps, *, u=None):
-    """k-step-ahead forecasts of a fitted :class:`~sklearn_lrnn.StochasticLowRankRNN` (its ``forecast`` method).
+    """``estimator.forecast(X, n_steps, u=u)``: k-step-ahead forecasts of a fitted low-rank RNN.
 
-    Row t of each trial is the forecast of ``X[t + n_steps]`` made from the data up to ``X[t]``: the
-    filtering mean E[z_t | x_{1:t}] (``transform``) is carried ``n_steps`` steps by the noise-free
-    latent map and read out by the observation mean (the forecast protocol of
-    :func:`~sklearn_lrnn.metrics.prediction_error`, which takes ``lambda X, n: latent_forecast(model, X, n)``).
-    For a nonlinear map this propagates the mean rather than averaging over the posterior: a point
-    forecast, exact in expectation only for the linear baseline.
-
-    Parameters
-    ----------
-    estimator : fitted StochasticLowRankRNN
-    X : array-like, any of the three containers
-        Data to forecast (every trial longer than ``n_steps``).
-    n_steps : int
-        Forecast horizon k >= 1.
-    u : array-like or None, default=None
-        Inputs of a model fitted with inputs (same container as ``X``).
-
-    Returns
-    -------
-    forecast : same container as ``X``
-        Trial i has ``T_i - n_steps`` rows: the forecasts that have a target.
+    Kept as a function for ``prediction_error(lambda X, n: latent_forecast(model, X, n), ...)``; see
+    :meth:`sklearn_lrnn.StochasticLowRankRNN.forecast` for the protocol (row t of each trial forecasts
+    ``X[t + n_steps]`` from the data up to ``X[t]``; trial i has ``T_i - n_steps`` rows).
     """
     if not callable(getattr(estimator, "forecast", None)):
         raise ValueError(f"{type(estimator).__name__} has no forecast(X, n_steps) method; latent_forecast takes a "
