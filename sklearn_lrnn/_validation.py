@@ -34,6 +34,7 @@ from sklearn.utils.validation import (
 
 __all__ = [
     "Sequences", "check_sequences", "restore", "split_by_lengths", "check_matching_inputs", "check_array_like",
+    "check_dense_real",
     "check_numeric", "check_positive_int", "check_nonnegative_int", "check_real", "check_nonnegative_float",
     "check_positive_float", "check_trial_weights", "input_feature_names", "set_feature_names",
     "check_fitted_feature_names", "LatentOutputMixin", "check_inputs_routed", "ROUTING_HINT",
@@ -114,6 +115,35 @@ def _check_value_kind(X, name: str) -> None:
         raise ValueError(
             f"Complex data not supported: {name} contains complex values; pass real-valued data "
             f"({name}.real or np.abs({name}) if that is what is meant)."
+        )
+
+
+def check_dense_real(X, name: str, *, is_X: bool = True) -> None:
+    """Early, specific errors for inputs the generic checks would misreport: not array-like, sparse,
+    complex or strings (:func:`_check_value_kind`), objects that are no numbers and, for sequences
+    (``is_X``), a 1-D array or one without channels. None and lists pass (checked later)."""
+    if X is None:
+        return
+    check_array_like(X, name)
+    if isinstance(X, (list, tuple)):
+        return
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"sparse input is not supported: {name} must be dense; use {name}.toarray().")
+    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    _check_value_kind(arr, name)
+    if arr.dtype == object:
+        arr.astype(np.float64)  # raises TypeError naming the offending element
+    if not is_X:
+        return
+    if arr.ndim == 1:
+        raise ValueError(
+            f"Expected a 2-D or 3-D array for {name}, got a 1-D array of shape {arr.shape}. Reshape your "
+            f"data using {name}.reshape(-1, 1) for one channel, or {name}.reshape(1, -1) for one time step."
+        )
+    if arr.ndim >= 2 and arr.shape[-1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required: "
+            f"{name} needs at least one channel."
         )
 
 

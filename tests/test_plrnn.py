@@ -7,7 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lrnn._engine import kernels
-from sklearn_lrnn._engine import plrnn as plrnn_engine
+from sklearn_lrnn._engine.plrnn import rollouts as plrnn_engine  # the rollout loops (C++ or Python)
 from sklearn_lrnn._engine.plrnn import ARCHITECTURES, PLRNN, reference_rollout, rollout, rollout_states
 from sklearn_lrnn.datasets._systems import make_addition_problem, make_lorenz63
 from sklearn_lrnn.plrnn import PLRNNRegressor, estimate_tf_interval
@@ -419,3 +419,25 @@ def test_sequence_to_one_with_trials_of_different_lengths():
     np.testing.assert_allclose(pred[3], (m.B_ @ Z[3][-1] + m.b_)[0], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="do not pass u"):
         m.predict(trials, u=trials)
+
+
+# ---------------------------------------------------------------------------- n_parameters_
+@pytest.mark.parametrize("arch, kw, y, expected", [
+    # M = N = 2, no inputs, reconstruction: A (2) + off-diagonal W (2) + h (2); z0 is never used
+    ("vanilla", {}, None, 6),
+    ("linear", {}, None, 6),
+    # M = 4 > N = 2: the map from x_0 to the two unobserved latents (L, 2 x 2) is trained too
+    ("vanilla", dict(n_latents=4), None, 4 + 12 + 4 + 4),
+    # shallow, H = 3: A (2) + W1 (2 x 3) + W2 (3 x 2) + h1 (2) + h2 (3)
+    ("clipped_shallow", dict(n_hidden=3), None, 2 + 6 + 6 + 2 + 3),
+    # supervised, inputs K = 2, one target, affine readout, M = 3: A 3, W 6, h 3, C 6, B 3, b 1, z0 3
+    ("vanilla", dict(n_latents=3), "seq2seq", 3 + 6 + 3 + 6 + 3 + 1 + 3),
+])
+def test_n_parameters_counts_the_trainable_parameters(arch, kw, y, expected):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2, 20, 2))
+    target = None if y is None else X[..., :1]
+    m = PLRNNRegressor(architecture=arch, **{**FAST, "max_iter": 1, **kw})
+    with pytest.warns(ConvergenceWarning):
+        m.fit(X, target)
+    assert m.n_parameters_ == expected

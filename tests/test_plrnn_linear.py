@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sklearn_lrnn import dynamics
-from sklearn_lrnn._engine import plrnn as plrnn_engine
+from sklearn_lrnn._engine.plrnn import rollouts as plrnn_engine  # the rollout loops (C++ or Python)
 from sklearn_lrnn._engine.plrnn import PLRNN, jacobians, reference_rollout, rollout
 from sklearn_lrnn.plrnn import PLRNNRegressor
 
