@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import ProgressReporter, resolve_device, to_numpy_state, torch_generator
 from ._engine.training import SCHEDULES, LearningRateSchedule, TrainingDiverged, fit_module
 from ._io import CompatibleStateMixin
+from ._validation import check_numeric
 
 __all__ = ["FitProblem", "RecurrentEstimator", "COMMON_CONSTRAINTS"]
 
@@ -202,6 +203,7 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
 
     _parameter_constraints: dict = dict(COMMON_CONSTRAINTS)
     _relative_tol = False  # estimators with a positive loss (MSE) watch relative improvements
+    loss_label = "training loss"  #: what ``loss_curve_`` holds, in words (plot labels use it)
     # torch intra-op threads during fit and partial_fit (restored after); None leaves the caller's setting
     _fit_torch_threads: int | None = None
 
@@ -222,8 +224,9 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
     def _export_fit(self, restart: _Restart, data, *, reuse):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _dynamics_map(self):
-        """The fitted latent map for :mod:`sklearn_lrnn.dynamics` (None: no analysis)."""
+    def _dynamics_map(self, u=None):
+        """The fitted latent map for :mod:`sklearn_lrnn.dynamics` (None: no analysis), under the constant
+        input ``u`` (a checked vector of length ``n_inputs_``) where it is given."""
         return None
 
     def _store_dynamics(self, fixed_points, cycles):
@@ -352,8 +355,14 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
         return out
 
     # ------------------------------------------------------------------ dynamics analysis
-    def latent_map(self):
-        """The fitted noise-free latent map (no inputs), for :mod:`sklearn_lrnn.dynamics`.
+    def latent_map(self, u=None):
+        """The fitted noise-free latent map, for :mod:`sklearn_lrnn.dynamics`.
+
+        Parameters
+        ----------
+        u : array-like of shape (n_inputs,) or None, default=None
+            A constant input (models fitted with inputs): the map is then ``z' = F(z, u)``, whose fixed
+            points are those the network settles to under that input. None: the map without input.
 
         Returns
         -------
@@ -362,7 +371,16 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
             model), which the functions of :mod:`sklearn_lrnn.dynamics` take instead of the estimator.
         """
         check_is_fitted(self, "_state")
-        return self._dynamics_map()
+        if u is None:
+            return self._dynamics_map()
+        n_inputs = int(self.n_inputs_)
+        if n_inputs == 0:
+            raise ValueError("this model was fitted without inputs; do not pass u.")
+        u = np.asarray(check_numeric(u, "u"), dtype=np.float64).reshape(-1)
+        if u.shape != (n_inputs,):
+            raise ValueError(f"u must be one constant input vector of length {n_inputs} (the model's inputs); "
+                             f"got shape {u.shape}.")
+        return self._dynamics_map(u)
 
     def _analyse_dynamics(self):
         """Fixed points (and cycles where the estimator asks) within ``dynamics_budget`` seconds.

@@ -330,6 +330,7 @@ class StochasticLowRankRNN(LowRankFitted, LowRankInference, RecurrentEstimator):
     _fit_torch_threads = 1
 
     _parameter_constraints = {**RecurrentEstimator._parameter_constraints, **PARAMETER_CONSTRAINTS}
+    loss_label = "loss (negative ELBO per time bin)"
 
     def _check_param_combinations(self):
         check_param_combinations(self)

@@ -35,9 +35,10 @@ class LowRankFitted:
             for attr, value in model.observation.export(tr).items():
                 setattr(self, attr, value)
 
-    def _dynamics_map(self):
+    def _dynamics_map(self, u=None):
+        inputs = None if u is None else self.input_weights_ @ u  # a constant input shifts every unit's current
         return build_map(left=self.left_vectors_, right=self.right_vectors_, bias=self.bias_, decay=self.decay_,
-                         activation=self.config_.activation)
+                         activation=self.config_.activation, inputs=inputs)
 
     def _store_dynamics(self, fixed_points, cycles):
         self.fixed_points_ = fixed_points  # a FixedPoints, as in PLRNNRegressor (None: not analysed)

@@ -26,36 +26,14 @@ def _latent_map(estimator, u):
     With a constant input ``u`` the map and fixed points are those of ``z' = F(z, u)``; returns
     ``(map, dim, fixed_points or None)`` where the fixed points are recomputed only for ``u``.
     """
-    from dataclasses import replace
+    from ..dynamics import fixed_points
 
-    from ..dynamics import build_map, low_rank_fixed_points, map_fixed_points
-
+    if not callable(getattr(estimator, "latent_map", None)):
+        raise ValueError(f"{type(estimator).__name__} is not a StochasticLowRankRNN or PLRNNRegressor: it has no "
+                         "latent_map() to draw.")
     check_is_fitted(estimator)
-    is_low_rank = hasattr(estimator, "left_vectors_")
-    if not is_low_rank and not hasattr(estimator, "A_"):
-        raise ValueError(f"{type(estimator).__name__} is not a fitted StochasticLowRankRNN or PLRNNRegressor "
-                         "(it has neither left_vectors_ nor A_).")
-    if u is None:
-        pmap = build_map(estimator)
-        return pmap, pmap.dim, None
-    weights = estimator.input_weights_ if is_low_rank else estimator.C_
-    u = check_numeric(u, "u").reshape(-1)
-    if weights.shape[1] == 0:
-        raise ValueError("this model was fitted without inputs; do not pass u.")
-    if u.shape != (weights.shape[1],):
-        raise ValueError(f"u must be one constant input vector of length {weights.shape[1]} (the model's "
-                         f"inputs); got shape {u.shape}.")
-    current = weights @ u
-    if is_low_rank:
-        params = dict(left=estimator.left_vectors_, right=estimator.right_vectors_, bias=estimator.bias_,
-                      decay=estimator.decay_, activation=estimator.config_.activation)
-        pmap = build_map(**params, inputs=current)
-        fps = low_rank_fixed_points(**params, inputs=current)
-    else:
-        pmap = build_map(estimator)
-        pmap = replace(pmap, c0=pmap.c0 + current)
-        fps = map_fixed_points(pmap)
-    return pmap, pmap.dim, fps
+    pmap = estimator.latent_map(u)
+    return pmap, pmap.dim, None if u is None else fixed_points(pmap)
 
 
 def _fitted_fixed_points(estimator):

@@ -41,12 +41,7 @@ def plot_loss_curve(estimator, *, ax=None):
     """
     check_is_fitted(estimator, "loss_curve_")
     loss = np.asarray(estimator.loss_curve_, dtype=np.float64)
-    if hasattr(estimator, "left_vectors_"):
-        ylabel = "loss (negative ELBO per time bin)"
-    elif hasattr(estimator, "A_"):
-        ylabel = "training loss (MSE + penalties)"
-    else:
-        ylabel = "training loss"
+    ylabel = getattr(estimator, "loss_label", "training loss")  # each estimator says what its loss is
     ax = new_axes(ax)
     epochs = np.arange(1, len(loss) + 1)
     ax.plot(epochs, loss, marker="o" if len(loss) < 30 else None, markersize=3, label="training")

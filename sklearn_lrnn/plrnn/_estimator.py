@@ -306,6 +306,7 @@ class PLRNNRegressor(FittedPLRNN, RegressorMixin, RecurrentEstimator):
         self.dynamics_budget = dynamics_budget
 
     # ------------------------------------------------------------------ validation
+    loss_label = "training loss (MSE + penalties)"
     _parameter_constraints = {
         **RecurrentEstimator._parameter_constraints,
         "architecture": [StrOptions(set(ARCHITECTURES))],

@@ -7,6 +7,8 @@ module's shape), never the current hyper-parameters: ``set_params`` after ``fit`
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from sklearn.metrics import r2_score
@@ -58,8 +60,10 @@ class FittedPLRNN(LatentOutputMixin):
         else:
             self.B_, self.b_ = np.eye(N, M), np.zeros(N)
 
-    def _dynamics_map(self):
-        return _numpy_map(self)
+    def _dynamics_map(self, u=None):
+        pmap = _numpy_map(self)
+        # inputs enter additively (z' = F(z) + C u): a constant input shifts the map's constant part
+        return pmap if u is None else replace(pmap, c0=pmap.c0 + self.C_ @ u)
 
     def _find_cycles(self, pmap, method):
         from ..dynamics import find_cycles
