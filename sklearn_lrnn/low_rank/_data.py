@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,15 +16,27 @@ from .._validation import (
     ROUTING_HINT, Sequences, check_fitted_feature_names, check_matching_inputs, check_sequences,
 )
 from ..exceptions import SilentUnitWarning
-from ._config import check_counts
+from ._config import LowRankConfig, check_counts
 
-__all__ = ["batch_sampler", "batch_tensors", "split_validation", "validate_data", "warn_silent_units"]
+__all__ = ["LowRankFitData", "batch_sampler", "batch_tensors", "split_validation", "validate_data",
+           "warn_silent_units"]
 
 # The fewest gradient steps of an epoch of random windows of one recording. One pass over a short
 # recording is a single step (188 fMRI volumes in 50-step windows, 10 per batch), and the plateau rule
 # (n_iter_no_change epochs without improvement) then stops after a hundred noisy steps, under-trained and
 # without a warning. Ten steps per epoch is what the 7,230-sample EEG gets anyway (15).
 MIN_WINDOW_STEPS_PER_EPOCH = 10
+
+
+@dataclass(frozen=True)
+class LowRankFitData:
+    """What ``_prepare_fit`` hands to the other fit hooks of a low-rank fit."""
+
+    seq: Sequences  # the validated training data
+    useq: Sequences | None  # its inputs
+    scale: float  # largest |x|: the yardstick of the check that a free run does not explode
+    feature_names: Any  # of X, or None
+    config: LowRankConfig  # what the fit resolved from the hyper-parameters and the data
 
 
 def validate_data(est, X, u, *, fitting: bool, learning: bool = False, count_mask=None):

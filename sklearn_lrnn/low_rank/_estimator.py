@@ -21,7 +21,7 @@ from .._validation import check_inputs_routed, input_feature_names, set_feature_
 from ._config import (
     PARAMETER_CONSTRAINTS, check_param_combinations, poisson_mask, resolve_config,
 )
-from ._data import batch_sampler, split_validation, validate_data, warn_silent_units
+from ._data import LowRankFitData, batch_sampler, split_validation, validate_data, warn_silent_units
 from ._fitted import LowRankFitted
 from ._inference import LowRankInference, evaluate, generation_problem
 
@@ -382,10 +382,10 @@ or (n_timesteps, n_features)
         config = resolve_config(self, seq.n_features, 0 if useq is None else useq.n_features)
         if reuse:
             self.config_.check_continues(config)
-        return {"seq": seq, "useq": useq, "scale": scale, "feature_names": names, "config": config}
+        return LowRankFitData(seq=seq, useq=useq, scale=scale, feature_names=names, config=config)
 
     def _build_problem(self, data, generator, device, *, reuse):
-        seq, useq, cfg = data["seq"], data["useq"], data["config"]
+        seq, useq, cfg = data.seq, data.useq, data.config
         seed = int(torch.randint(2**62, (1,), generator=generator))
         run_gen = torch.Generator(device=device).manual_seed(seed)
         if reuse:  # the fitted state, in the new configuration (of the same structure: see _prepare_fit)
@@ -421,15 +421,15 @@ or (n_timesteps, n_features)
                           selection_fn=selection_fn)
 
     def _generation_problem(self, module, data):
-        return generation_problem(module, data["seq"], data["useq"], data["scale"], window_length=self.window_length)
+        return generation_problem(module, data.seq, data.useq, data.scale, window_length=self.window_length)
 
     def _export_fit(self, restart, data, *, reuse):
-        seq, useq = data["seq"], data["useq"]
+        seq, useq = data.seq, data.useq
         self._state = restart.state
-        self.config_ = data["config"]
+        self.config_ = data.config
         self.n_features_in_ = seq.n_features
         if not reuse:
-            set_feature_names(self, data["feature_names"])
+            set_feature_names(self, data.feature_names)
         self.n_inputs_ = 0 if useq is None else useq.n_features
         self.device_ = str(resolve_device(self.device))
         model = self._model()
