@@ -15,6 +15,7 @@ handling, convergence warnings and the bounded dynamics analysis live here once.
 from __future__ import annotations
 
 import contextlib
+from abc import ABCMeta, abstractmethod
 import os
 import sys
 import time
@@ -198,7 +199,7 @@ def estimate_search_seconds(pmap) -> float:
     return float(n_cells) * _SECONDS_PER_CELL_3D * 2.0 ** max(0, pmap.dim - 3)
 
 
-class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
+class RecurrentEstimator(CompatibleStateMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared base: the template ``fit`` / ``partial_fit`` and everything around the optimiser."""
 
     _parameter_constraints: dict = dict(COMMON_CONSTRAINTS)
@@ -211,18 +212,21 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator):
     def _check_param_combinations(self):
         """Checks across parameters that a per-parameter table cannot express."""
 
-    def _prepare_fit(self, X, y, u, *, reuse):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _prepare_fit(self, X, y, u, *, reuse):
+        """Validate the data and resolve the configuration; returns the estimator's typed fit data."""
 
-    def _build_problem(self, data, generator, device, *, reuse) -> FitProblem:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _build_problem(self, data, generator, device, *, reuse) -> FitProblem:
+        """The torch module, its loss and its batches (a :class:`FitProblem`) for one restart."""
 
     def _generation_problem(self, module, data) -> str | None:
         """Why the trained module cannot be returned as a fit (None if it can)."""
         return None
 
-    def _export_fit(self, restart: _Restart, data, *, reuse):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _export_fit(self, restart: _Restart, data, *, reuse):
+        """Store the chosen restart's state and the fitted attributes."""
 
     def _dynamics_map(self, u=None):
         """The fitted latent map for :mod:`sklearn_lrnn.dynamics` (None: no analysis), under the constant
