@@ -10,8 +10,8 @@ values, no finite values beyond the float32 range the models compute in, and rea
 """
 
 from ._conventions import (
-    ROUTING_HINT, LatentOutputMixin, check_fitted_feature_names, check_inputs_routed, input_feature_names,
-    set_feature_names,
+    ROUTING_HINT, LatentOutputMixin, check_fitted_feature_names, check_inputs_routed, fitted_without_inputs,
+    input_feature_names, set_feature_names,
 )
 from ._sequences import Sequences, check_aligned, check_matching_inputs, check_sequences, restore, split_by_lengths
 from ._values import (  # _is_int: for datasets._binning
@@ -24,4 +24,5 @@ __all__ = [
     "check_array_like", "check_dense_real", "check_numeric", "check_positive_int", "check_nonnegative_int",
     "check_real", "check_nonnegative_float", "check_positive_float", "check_trial_weights", "input_feature_names",
     "set_feature_names", "check_fitted_feature_names", "LatentOutputMixin", "check_inputs_routed", "ROUTING_HINT",
+    "fitted_without_inputs",
 ]

@@ -13,7 +13,7 @@ from sklearn.utils.validation import _check_feature_names, _check_feature_names_
 
 __all__ = [
     "input_feature_names", "set_feature_names", "check_fitted_feature_names", "LatentOutputMixin",
-    "check_inputs_routed", "ROUTING_HINT",
+    "check_inputs_routed", "ROUTING_HINT", "fitted_without_inputs",
 ]
 
 
@@ -121,3 +121,10 @@ def check_inputs_routed(estimator, u) -> None:
                 f"{name}(...).set_fit_request(u=True).set_score_request(u=True)."
             )
         frame = frame.f_back
+
+
+def fitted_without_inputs(hint: str | None = None) -> ValueError:
+    """The error for inputs ``u`` passed to a model fitted without them (raise it); ``hint`` says why, in
+    parentheses after ``u``."""
+    detail = f" u ({hint})" if hint else ""
+    return ValueError(f"this model was fitted without inputs{detail}; do not pass u.")

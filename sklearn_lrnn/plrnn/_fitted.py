@@ -20,7 +20,7 @@ from .._engine.plrnn.batches import time_major
 from .._engine.plrnn.inference import driven_latents, forecast, free_run, inferred_states
 from .._validation import (
     ROUTING_HINT, LatentOutputMixin, check_dense_real, check_fitted_feature_names, check_matching_inputs,
-    check_numeric, check_positive_int, check_sequences, restore,
+    check_numeric, check_positive_int, check_sequences, fitted_without_inputs, restore,
 )
 from ._targets import row_weights
 
@@ -118,8 +118,7 @@ class FittedPLRNN(LatentOutputMixin):
                 raise ValueError("this model was fitted with inputs u; pass u (same container as X). " + ROUTING_HINT)
             useq = check_matching_inputs(u, seqs, n_inputs=self.n_inputs_)
         elif u is not None:
-            raise ValueError("this model was fitted without inputs u (supervised models take their inputs "
-                             "as X); do not pass u.")
+            raise fitted_without_inputs("supervised models take their inputs as X")
         return seqs, useq
 
     def _tensors(self, X, u):
@@ -322,7 +321,7 @@ class FittedPLRNN(LatentOutputMixin):
                 s = torch.as_tensor(u[:, 1:], dtype=torch.float32, device=dev).transpose(0, 1)
                 base = module.base(s) if n_timesteps > 1 else None
             elif u is not None:
-                raise ValueError("this model was fitted without inputs; do not pass u.")
+                raise fitted_without_inputs()
             else:
                 base = module.base(None, shape=(n_timesteps - 1, Bn))
             Z = free_run(module, z0, base, self.latent_noise_, g)
