@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import ProgressReporter, resolve_device, to_numpy_state, torch_generator
 from ._engine.training import SCHEDULES, LearningRateSchedule, TrainingDiverged, fit_module
 from ._io import CompatibleStateMixin
-from ._validation import check_numeric
+from ._validation import check_numeric, fitted_without_inputs
 
 __all__ = ["FitProblem", "RecurrentEstimator", "COMMON_CONSTRAINTS"]
 
@@ -379,7 +379,7 @@ class RecurrentEstimator(CompatibleStateMixin, BaseEstimator, metaclass=ABCMeta)
             return self._dynamics_map()
         n_inputs = int(self.n_inputs_)
         if n_inputs == 0:
-            raise ValueError("this model was fitted without inputs; do not pass u.")
+            raise fitted_without_inputs()
         u = np.asarray(check_numeric(u, "u"), dtype=np.float64).reshape(-1)
         if u.shape != (n_inputs,):
             raise ValueError(f"u must be one constant input vector of length {n_inputs} (the model's inputs); "

@@ -13,7 +13,7 @@ import torch
 
 from .._lifecycle import _outside_stacklevel
 from .._validation import (
-    ROUTING_HINT, Sequences, check_fitted_feature_names, check_matching_inputs, check_sequences,
+    ROUTING_HINT, Sequences, check_fitted_feature_names, check_matching_inputs, check_sequences, fitted_without_inputs,
 )
 from ..exceptions import SilentUnitWarning
 from ._config import LowRankConfig, check_counts
@@ -70,7 +70,7 @@ def validate_data(est, X, u, *, fitting: bool, learning: bool = False, count_mas
         return seq, None
     useq = check_matching_inputs(u, seq, n_inputs=n_inputs or None)
     if not fitting and est.n_inputs_ == 0:
-        raise ValueError("this model was fitted without inputs; do not pass u.")
+        raise fitted_without_inputs()
     return seq, useq
 
 

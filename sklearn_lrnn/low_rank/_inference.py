@@ -16,7 +16,7 @@ from .._engine.smoothing import SMOOTHERS, smooth
 from .._lifecycle import check_generated
 from .._validation import (
     LatentOutputMixin, Sequences, check_nonnegative_float, check_nonnegative_int, check_numeric, check_positive_int,
-    check_sequences, check_trial_weights, restore,
+    check_sequences, check_trial_weights, fitted_without_inputs, restore,
 )
 from ._config import LowRankConfig
 from ._data import batch_tensors, validate_data
@@ -219,7 +219,7 @@ class LowRankInference(LatentOutputMixin, TransformerMixin):
         if u is not None:
             useq = check_sequences(u, name="u", n_features=self.n_inputs_ or None, estimator_name="the fitted model")
             if self.n_inputs_ == 0:
-                raise ValueError("this model was fitted without inputs; do not pass u.")
+                raise fitted_without_inputs()
             z0s = _z0(z0, rank, len(useq), "the number of trials of u")
             xs, zs = [], []
             for i, trial in enumerate(useq.trials):

@@ -21,7 +21,7 @@ __all__ = ["FitData", "resolve_configuration"]
 class FitData:
     """What ``_prepare_fit`` hands to the other fit hooks: validated data and the resolved configuration."""
 
-    seqs: Sequences
+    seq: Sequences  # the validated training data (as in the low-rank LowRankFitData)
     useq: Sequences | None
     mode: str  # a name in OBJECTIVES
     targets: Any
@@ -32,7 +32,7 @@ class FitData:
     feature_names: Any
 
     def training_data(self) -> TrainingData:
-        return TrainingData(self.seqs.trials, None if self.useq is None else self.useq.trials, self.targets)
+        return TrainingData(self.seq.trials, None if self.useq is None else self.useq.trials, self.targets)
 
 
 def resolve_configuration(est, seqs, y, u, *, feature_names=None) -> FitData:
@@ -83,5 +83,5 @@ def resolve_configuration(est, seqs, y, u, *, feature_names=None) -> FitData:
         sequence_length=int(est.sequence_length), batch_size=int(est.batch_size), l2_weight=est.l2_weight,
         mar_weight=est.mar_weight, training=est.training, gtf_alpha=est.gtf_alpha,
         gtf_alpha_decay=est.gtf_alpha_decay, gtf_update_interval=est.gtf_update_interval, tf_interval=tau)
-    return FitData(seqs=seqs, useq=useq, mode=mode, targets=targets, y1d=y1d, tau=tau, config=config,
+    return FitData(seq=seqs, useq=useq, mode=mode, targets=targets, y1d=y1d, tau=tau, config=config,
                    settings=settings, feature_names=feature_names)

@@ -402,7 +402,7 @@ class PLRNNRegressor(FittedPLRNN, RegressorMixin, RecurrentEstimator):
     def _generation_problem(self, module, data):
         if data.mode != "reconstruction":
             return None
-        seqs = data.seqs
+        seqs = data.seq
         horizon = int(min(self.sequence_length, seqs.lengths.min() - 1))
         x0 = torch.as_tensor(seqs.trials[0][:1], dtype=torch.float32, device=next(module.parameters()).device)
         if data.config["n_inputs"]:  # free generation needs inputs; the data's own are the natural ones
@@ -417,7 +417,7 @@ class PLRNNRegressor(FittedPLRNN, RegressorMixin, RecurrentEstimator):
         return check_generated(X, horizon, scale, data_fluctuation=late_fluctuation(seqs.trials, horizon))
 
     def _export_fit(self, restart, data, *, reuse):
-        config, mode, seqs = data.config, data.mode, data.seqs
+        config, mode, seqs = data.config, data.mode, data.seq
         state = restart.state
         self._config = config
         self._state = state
