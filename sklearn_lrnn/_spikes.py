@@ -14,6 +14,19 @@ __all__ = ["bin_spike_times"]
 _BIN_TOL = 1e-9
 
 
+def first_non_finite(values) -> int | None:
+    """Index of the first NaN or infinite entry of a 1-D array, or None when all are finite."""
+    bad = ~np.isfinite(values)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def first_decrease(times) -> int | None:
+    """Index ``j`` of the first entry smaller than the one before it (``times[j] < times[j - 1]``), or None
+    when ``times`` never decreases."""
+    down = np.diff(times) < 0
+    return int(np.argmax(down)) + 1 if down.any() else None
+
+
 def _check_spike_times(spike_times) -> list[np.ndarray]:
     """One finite, sorted float64 array per neuron."""
     if isinstance(spike_times, (str, bytes, dict)) or not hasattr(spike_times, "__len__"):
@@ -32,14 +45,12 @@ def _check_spike_times(spike_times) -> list[np.ndarray]:
         t = check_numeric(times, f"spike_times[{i}]", allow_nan=True)
         if t.ndim != 1:
             raise ValueError(f"spike_times[{i}] must be a 1-D array of times; got shape {t.shape}.")
-        bad = ~np.isfinite(t)
-        if bad.any():
-            j = int(np.argmax(bad))
+        j = first_non_finite(t)
+        if j is not None:
             raise ValueError(f"spike_times[{i}] holds a non-finite time ({t[j]} at position {j}); spike times must "
                              "be finite numbers.")
-        down = np.diff(t) < 0
-        if down.any():
-            j = int(np.argmax(down)) + 1
+        j = first_decrease(t)
+        if j is not None:
             raise ValueError(
                 f"spike_times[{i}] is not sorted: {float(t[j])!r} (position {j}) comes after {float(t[j - 1])!r}. "
                 "Spike times must be in increasing order per neuron; sort them first (np.sort)."

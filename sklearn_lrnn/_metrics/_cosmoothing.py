@@ -13,6 +13,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
+from .._columns import column_mask
 from .._validation import check_aligned, check_inputs_routed, check_sequences, restore
 from ..preprocessing import PerTimeBin
 from ._scorers import _RoutedScorer
@@ -115,21 +116,7 @@ def bits_per_spike(rates, counts):
 
 
 def _heldout_mask(heldout_columns, n_features):
-    cols = np.asarray(heldout_columns)
-    if cols.dtype == bool:
-        if cols.shape != (n_features,):
-            raise ValueError(f"heldout_columns as a boolean mask needs one entry per feature of X ({n_features}); "
-                             f"got shape {cols.shape}.")
-        mask = cols.copy()
-    else:
-        if cols.ndim != 1 or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer):
-            raise ValueError("heldout_columns must be a non-empty 1-D list of column indices or a boolean mask; "
-                             f"got {heldout_columns!r}.")
-        if cols.min() < -n_features or cols.max() >= n_features:
-            raise ValueError(f"heldout_columns has indices outside [-{n_features}, {n_features}) for X with "
-                             f"{n_features} feature(s); got {cols.tolist()}.")
-        mask = np.zeros(n_features, dtype=bool)
-        mask[cols] = True
+    mask = column_mask(heldout_columns, n_features, "heldout_columns")
     if not mask.any():
         raise ValueError("heldout_columns selects no column; name at least one held-out neuron.")
     if mask.all():

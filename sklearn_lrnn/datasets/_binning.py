@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 from sklearn.utils import Bunch
 
-from .._spikes import _check_spike_times, _counts
+from .._spikes import _check_spike_times, _counts, first_decrease, first_non_finite
 from .._validation import _is_int, check_nonnegative_float, check_numeric, check_positive_float
 
 __all__ = ["bin_running_periods", "running_speed"]
@@ -27,14 +27,12 @@ def _check_tracking(position_time, position):
         raise ValueError(f"position has {x.size} samples but position_time has {t.size}; they must have the same "
                          "length (one position per video frame).")
     for arr, name in ((t, "position_time"), (x, "position")):
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            j = int(np.argmax(bad))
+        j = first_non_finite(arr)
+        if j is not None:
             raise ValueError(f"{name} holds a non-finite value ({arr[j]} at index {j}); drop or interpolate the "
                              "untracked frames first.")
-    back = np.diff(t) < 0
-    if back.any():
-        j = int(np.argmax(back)) + 1
+    j = first_decrease(t)
+    if j is not None:
         raise ValueError(f"position_time must be increasing: {t[j]!r} (index {j}) comes after {t[j - 1]!r}. "
                          "Sort the frames by time first.")
     # A repeated frame time (a camera-clock glitch: the shared linear-track recording has one in 118,965

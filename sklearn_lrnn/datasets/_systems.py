@@ -26,8 +26,10 @@ def _check_positive_int(value, name, minimum=1):
     return int(value)
 
 
-def _check_nonneg_float(value, name):
-    return check_nonnegative_float(value, name)
+def _check_sampling(n_samples, burn_in, noise, dt):
+    """The sampling arguments of the trajectory generators, checked: ``n_samples, burn_in, noise, dt``."""
+    return (_check_positive_int(n_samples, "n_samples", 2), _check_positive_int(burn_in, "burn_in", 0),
+            check_nonnegative_float(noise, "noise"), check_positive_float(dt, "dt"))
 
 
 def _integrate(rhs, x0, n_samples, dt, burn_in):
@@ -98,10 +100,7 @@ def make_lorenz63(
     >>> X.shape
     (500, 3)
     """
-    n_samples = _check_positive_int(n_samples, "n_samples", 2)
-    burn_in = _check_positive_int(burn_in, "burn_in", 0)
-    noise = _check_nonneg_float(noise, "noise")
-    dt = check_positive_float(dt, "dt")
+    n_samples, burn_in, noise, dt = _check_sampling(n_samples, burn_in, noise, dt)
     sigma, rho, beta = (check_real(v, k) for k, v in (("sigma", sigma), ("rho", rho), ("beta", beta)))
     rng = check_random_state(random_state)
 
@@ -164,11 +163,8 @@ def make_lorenz96(
     >>> make_lorenz96(200, n_dims=6, random_state=0).shape
     (200, 6)
     """
-    n_samples = _check_positive_int(n_samples, "n_samples", 2)
+    n_samples, burn_in, noise, dt = _check_sampling(n_samples, burn_in, noise, dt)
     n_dims = _check_positive_int(n_dims, "n_dims", 4)
-    burn_in = _check_positive_int(burn_in, "burn_in", 0)
-    noise = _check_nonneg_float(noise, "noise")
-    dt = check_positive_float(dt, "dt")
     rng = check_random_state(random_state)
     F = check_real(forcing, "forcing")
 
@@ -259,19 +255,13 @@ def make_multiplication_problem(n_samples=1000, n_timesteps=200, *, marker_posit
 
     Parameters
     ----------
-    n_samples : int, default=1000
-        Number of sequences.
-    n_timesteps : int, default=200
-        Sequence length T.
-    marker_positions : {"hochreiter", "halves"}, default="hochreiter"
-        Where the two markers fall, as in :func:`make_addition_problem`.
-    random_state : int, RandomState instance or None
-        Seeds values and marker positions.
+    n_samples, n_timesteps, marker_positions, random_state
+        As in :func:`make_addition_problem`.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_timesteps, 2)
-        Inputs: column 0 the values, column 1 the markers.
+        Inputs, as in :func:`make_addition_problem`.
     y : ndarray of shape (n_samples,)
         Product of the two marked values (in [0, 1]).
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._arrangement import enumerate_cells
 from ._linalg import batched_solve
-from ._results import FixedPoints, classify, deduplicate, empty_fixed_points
+from ._results import empty_fixed_points, fixed_points_from_solutions
 
 __all__ = ["arrangement_fixed_points", "affine_fixed_points", "in_cell", "enumeration_offsets"]
 
@@ -199,18 +199,9 @@ def arrangement_fixed_points(pmap, *, chunk_size=1 << 18, rtol=1e-9, random_stat
     if not found_z:
         return empty_fixed_points(D, K, exact=True, method=method, n_cells=n_cells, n_solves=n_cells,
                                   n_singular=n_singular)
-    Z = np.concatenate(found_z)
-    Js = np.concatenate(found_J)
-    pats = np.concatenate(found_pat)
-    first = deduplicate(Z)
-    Z, Js, pats = Z[first], Js[first], pats[first]
-    order = np.lexsort(Z.T[::-1])
-    Z, Js, pats = Z[order], Js[order], pats[order]
-    eig = np.linalg.eigvals(Js)
-    eig = eig[np.arange(len(eig))[:, None], np.argsort(-np.abs(eig), axis=1, kind="stable")]
-    stability, spiral = classify(eig)
-    return FixedPoints(points=Z, stability=stability, eigvals=eig, spiral=spiral, exact=True,
-                       n_cells=n_cells, n_solves=n_cells, patterns=pats, method=method, n_singular=n_singular)
+    return fixed_points_from_solutions(np.concatenate(found_z), np.concatenate(found_J),
+                                       patterns=np.concatenate(found_pat), exact=True, n_cells=n_cells,
+                                       n_solves=n_cells, method=method, n_singular=n_singular)
 
 
 def affine_fixed_points(pmap, *, method="arrangement", rtol=1e-10):
@@ -234,11 +225,8 @@ def affine_fixed_points(pmap, *, method="arrangement", rtol=1e-10):
                       "is listed.", RuntimeWarning, stacklevel=3)
         return empty_fixed_points(D, 0, exact=True, method=method, n_cells=1, n_solves=1, n_singular=1)
     z = np.linalg.solve(M, pmap.c0)[None, :]
-    eig = np.linalg.eigvals(pmap.J0)[None, :]
-    eig = eig[:, np.argsort(-np.abs(eig[0]), kind="stable")]
-    stability, spiral = classify(eig)
-    return FixedPoints(points=z, stability=stability, eigvals=eig, spiral=spiral, exact=True, n_cells=1, n_solves=1,
-                       patterns=np.zeros((1, 0), dtype=bool), method=method)
+    return fixed_points_from_solutions(z, pmap.J0[None], patterns=np.zeros((1, 0), dtype=bool), exact=True,
+                                       n_cells=1, n_solves=1, method=method)
 
 
 def region_patterns(pmap, *, max_cells=100_000, random_state=0, chunk_size=1 << 18):

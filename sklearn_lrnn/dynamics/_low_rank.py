@@ -9,7 +9,7 @@ import numpy as np
 from ._exact import arrangement_fixed_points
 from ._linalg import batched_solve
 from ._maps import check_low_rank, low_rank_map
-from ._results import FixedPoints, classify, deduplicate, empty_fixed_points
+from ._results import empty_fixed_points, fixed_points_from_solutions
 
 __all__ = ["low_rank_fixed_points", "teacher_from_npz", "tanh_fixed_points"]
 
@@ -109,16 +109,8 @@ def tanh_fixed_points(m, n, h, a, c, *, n_starts=256, n_iter=100, tol=1e-10, ran
     if not conv.any():
         return empty_fixed_points(R, m.shape[0], exact=False, method="newton (tanh)", n_cells=0,
                                   n_solves=n_iter * len(Z))
-    Z, Jm = Z[conv], Jm[conv]
-    first = deduplicate(Z, rtol=1e-6, atol=1e-8)
-    Z, Jm = Z[first], Jm[first]
-    order = np.lexsort(Z.T[::-1])
-    Z, Jm = Z[order], Jm[order]
-    eig = np.linalg.eigvals(Jm)
-    eig = eig[np.arange(len(eig))[:, None], np.argsort(-np.abs(eig), axis=1, kind="stable")]
-    stability, spiral = classify(eig)
-    return FixedPoints(points=Z, stability=stability, eigvals=eig, spiral=spiral, exact=False, n_cells=0,
-                       n_solves=n_iter * (n_starts + 1), patterns=None, method="newton (tanh)")
+    return fixed_points_from_solutions(Z[conv], Jm[conv], rtol=1e-6, atol=1e-8, exact=False, n_cells=0,
+                                       n_solves=n_iter * (n_starts + 1), method="newton (tanh)")
 
 
 def teacher_from_npz(path):

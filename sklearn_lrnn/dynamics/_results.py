@@ -159,6 +159,21 @@ class Cycles:
                 f"exact={self.exact}, method={self.method!r}, n_solves={self.n_solves})")
 
 
+def fixed_points_from_solutions(points, jacobians, *, patterns=None, rtol=1e-7, atol=1e-9, **summary):
+    """The :class:`FixedPoints` of the solutions a finder collected, one row each of ``points`` (F, D),
+    ``jacobians`` (F, D, D) and ``patterns`` (F, K) or None: repeated points dropped (:func:`deduplicate` with
+    ``rtol``, ``atol``), the rest in lexicographic order, each Jacobian's eigenvalues by decreasing modulus
+    and classified. ``summary``: the other fields (``exact``, ``n_cells``, ``n_solves``, ``method``, ...)."""
+    first = deduplicate(points, rtol=rtol, atol=atol)
+    order = first[np.lexsort(points[first].T[::-1])]
+    points, jacobians = points[order], jacobians[order]
+    eig = np.linalg.eigvals(jacobians)
+    eig = eig[np.arange(len(eig))[:, None], np.argsort(-np.abs(eig), axis=1, kind="stable")]
+    stability, spiral = classify(eig)
+    return FixedPoints(points=points, stability=stability, eigvals=eig, spiral=spiral,
+                       patterns=None if patterns is None else patterns[order], **summary)
+
+
 def empty_fixed_points(dim, n_planes, *, exact, method, n_cells=0, n_solves=0, n_singular=0):
     return FixedPoints(points=np.zeros((0, dim)), stability=np.zeros(0, dtype=object),
                        eigvals=np.zeros((0, dim), dtype=complex), spiral=np.zeros(0, dtype=bool),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._linalg import batched_solve
-from ._results import Cycles, FixedPoints, classify, deduplicate, empty_fixed_points
+from ._results import Cycles, classify, deduplicate, empty_fixed_points, fixed_points_from_solutions
 
 __all__ = ["scyfi_fixed_points", "scyfi_cycles", "cycle_from_sequences", "canonical_cycles"]
 
@@ -83,16 +83,9 @@ def scyfi_fixed_points(pmap, *, max_solves=10_000, n_chains=64, max_iter=50, ran
             age[idx] = 0
     if not found:
         return empty_fixed_points(D, K, exact=False, method="scyfi", n_solves=n_solves)
-    Z, Js = np.concatenate(found), np.concatenate(found_J)
-    first = deduplicate(Z)
-    Z, Js = Z[first], Js[first]
-    order = np.lexsort(Z.T[::-1])
-    Z, Js = Z[order], Js[order]
-    eig = np.linalg.eigvals(Js)
-    eig = eig[np.arange(len(eig))[:, None], np.argsort(-np.abs(eig), axis=1, kind="stable")]
-    stability, spiral = classify(eig)
-    return FixedPoints(points=Z, stability=stability, eigvals=eig, spiral=spiral, exact=False,
-                       n_cells=n_solves, n_solves=n_solves, patterns=pmap.patterns(Z), method="scyfi")
+    Z = np.concatenate(found)
+    return fixed_points_from_solutions(Z, np.concatenate(found_J), patterns=pmap.patterns(Z), exact=False,
+                                       n_cells=n_solves, n_solves=n_solves, method="scyfi")
 
 
 def cycle_from_sequences(pmap, P, *, tol=1e-9):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._columns import column_mask
 from .._engine.encoder import PADDINGS
 from .._engine.low_rank import ACTIVATIONS
 from .._engine.observations import LINKS, OBSERVATION_MODELS, OBSERVATION_NAMES, observation_model
@@ -137,20 +138,7 @@ def poisson_mask(observation, poisson_columns, n_features) -> np.ndarray:
     obs = observation_model(observation)
     if not obs.takes_count_columns:
         return obs.count_mask(n_features).numpy()
-    cols = np.asarray(poisson_columns)
-    if cols.dtype == bool:
-        if cols.shape != (n_features,):
-            raise ValueError(f"poisson_columns as a boolean mask needs one entry per feature ({n_features}); "
-                             f"got shape {cols.shape}.")
-        mask = cols.copy()
-    else:
-        if cols.ndim != 1 or not np.issubdtype(cols.dtype, np.integer) or cols.size == 0:
-            raise ValueError(f"poisson_columns must be a 1-D list of column indices or a boolean mask; got "
-                             f"{poisson_columns!r}.")
-        if cols.min() < -n_features or cols.max() >= n_features:
-            raise ValueError(f"poisson_columns has indices outside [0, {n_features}); got {cols.tolist()}.")
-        mask = np.zeros(n_features, dtype=bool)
-        mask[cols] = True
+    mask = column_mask(poisson_columns, n_features, "poisson_columns")
     return obs.count_mask(n_features, mask).numpy()
 
 

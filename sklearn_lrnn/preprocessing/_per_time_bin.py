@@ -107,6 +107,34 @@ def _flatten_per_bin(value, rows, name):
     return np.concatenate(per_trial, axis=0)
 
 
+_X_DOC = """X : array-like of shape (n_trials, n_timesteps, n_features), list of 2-D arrays, or (n_timesteps, n_features)
+            Inputs per time bin."""
+
+
+def _per_bin_method(name, summary, returns):
+    """A method of :class:`PerTimeBin` that calls the inner estimator's ``name`` on every time bin and puts
+    the output back in the container of ``X`` (available when the inner estimator has ``name``)."""
+
+    def method(self, X, **params):
+        return self._apply(name, X, params)
+
+    method.__name__ = name
+    method.__qualname__ = f"PerTimeBin.{name}"
+    method.__doc__ = f"""{summary}
+
+        Parameters
+        ----------
+        {_X_DOC}
+        **params : dict
+            Metadata for the inner method.
+
+        Returns
+        -------
+        {returns} : ndarray or list
+        """
+    return available_if(_inner_has(name))(method)
+
+
 class PerTimeBin(MetaEstimatorMixin, BaseEstimator):
     """Apply any scikit-learn estimator to every time bin of trial-structured data.
 
@@ -178,11 +206,16 @@ class PerTimeBin(MetaEstimatorMixin, BaseEstimator):
                 f"X has {n} features, but PerTimeBin is expecting {self.n_features_in_} features as input."
             )
 
-    def _apply(self, method, X, params):
+    def _fitted_rows(self, method, X, params, y=None):
+        """X as rows, y and the metadata of ``method`` flattened like them, after checking the fit."""
         check_is_fitted(self)
         rows = _flatten_X(X)
         self._check_features(rows)
-        params = self._flat_params(self._params(method, params), rows)
+        y_rows = _flatten_per_bin(y, rows, "y")
+        return rows, y_rows, self._flat_params(self._params(method, params), rows)
+
+    def _apply(self, method, X, params):
+        rows, _, params = self._fitted_rows(method, X, params)
         return rows.restore(getattr(self.estimator_, method)(rows.rows, **params))
 
     # -------------------------------------------------------------------------------------- API
@@ -231,82 +264,20 @@ class PerTimeBin(MetaEstimatorMixin, BaseEstimator):
         y_pred : ndarray or list
             ``(n_trials, n_timesteps[, n_outputs])`` for 3-D ``X``, a list for a list, 2-D ``X`` as the inner gives it.
         """
-        check_is_fitted(self)
-        rows = _flatten_X(X)
-        self._check_features(rows)
-        params = self._flat_params(self._params("predict", predict_params), rows)
+        rows, _, params = self._fitted_rows("predict", X, predict_params)
         out = self.estimator_.predict(rows.rows, **params)
         if rows.layout != "2d" and getattr(self, "_single_column_y", False) and np.ndim(out) == 1:
             out = np.reshape(out, (-1, 1))
         return rows.restore(out)
 
-    @available_if(_inner_has("predict_proba"))
-    def predict_proba(self, X, **params):
-        """Class probabilities per time bin, ``(n_trials, n_timesteps, n_classes)`` for 3-D ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_trials, n_timesteps, n_features), list of 2-D arrays, or (n_timesteps, n_features)
-            Inputs per time bin.
-        **params : dict
-            Metadata for the inner method.
-
-        Returns
-        -------
-        proba : ndarray or list
-        """
-        return self._apply("predict_proba", X, params)
-
-    @available_if(_inner_has("predict_log_proba"))
-    def predict_log_proba(self, X, **params):
-        """Log class probabilities per time bin (container of ``X``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_trials, n_timesteps, n_features), list of 2-D arrays, or (n_timesteps, n_features)
-            Inputs per time bin.
-        **params : dict
-            Metadata for the inner method.
-
-        Returns
-        -------
-        log_proba : ndarray or list
-        """
-        return self._apply("predict_log_proba", X, params)
-
-    @available_if(_inner_has("decision_function"))
-    def decision_function(self, X, **params):
-        """Decision function per time bin (container of ``X``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_trials, n_timesteps, n_features), list of 2-D arrays, or (n_timesteps, n_features)
-            Inputs per time bin.
-        **params : dict
-            Metadata for the inner method.
-
-        Returns
-        -------
-        scores : ndarray or list
-        """
-        return self._apply("decision_function", X, params)
-
-    @available_if(_inner_has("transform"))
-    def transform(self, X, **params):
-        """Transform every time bin (container of ``X``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_trials, n_timesteps, n_features), list of 2-D arrays, or (n_timesteps, n_features)
-            Inputs per time bin.
-        **params : dict
-            Metadata for the inner method.
-
-        Returns
-        -------
-        X_new : ndarray or list
-        """
-        return self._apply("transform", X, params)
+    predict_proba = _per_bin_method(
+        "predict_proba", "Class probabilities per time bin, ``(n_trials, n_timesteps, n_classes)`` for 3-D ``X``.",
+        "proba")
+    predict_log_proba = _per_bin_method(
+        "predict_log_proba", "Log class probabilities per time bin (container of ``X``).", "log_proba")
+    decision_function = _per_bin_method(
+        "decision_function", "Decision function per time bin (container of ``X``).", "scores")
+    transform = _per_bin_method("transform", "Transform every time bin (container of ``X``).", "X_new")
 
     @available_if(_inner_has("score"))
     def score(self, X, y=None, **score_params):
@@ -325,11 +296,7 @@ class PerTimeBin(MetaEstimatorMixin, BaseEstimator):
         -------
         score : float
         """
-        check_is_fitted(self)
-        rows = _flatten_X(X)
-        self._check_features(rows)
-        y_rows = _flatten_per_bin(y, rows, "y")
-        params = self._flat_params(self._params("score", score_params), rows)
+        rows, y_rows, params = self._fitted_rows("score", X, score_params, y=y)
         return self.estimator_.score(rows.rows, y_rows, **params)
 
     @property
