@@ -24,7 +24,6 @@ Run (JSON lines appended to ``--out``, finished jobs skipped)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -131,8 +130,7 @@ def main(argv=None):
         for res in Parallel(n_jobs=args.jobs, return_as="generator")(delayed(run_one)(*j) for j in jobs):
             print(f"{res['system']} {res['ratio']:g} {res['method']}: noise ratio {res['noise_ratio']} "
                   f"({res.get('epochs', res.get('error'))}, {res['cpu_seconds']} CPU s)", flush=True)
-            with open(args.out, "a") as f:
-                f.write(json.dumps(res) + "\n")
+            rr.append_jsonl(args.out, res)
     table(args.out)
 
 

@@ -41,7 +41,6 @@ Each finished (recording, fold, model) is appended to ``--out`` as a JSON line a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -199,8 +198,7 @@ def main(argv=None):
         res = run_one(recording, fold, name, args, seed)
         print(f"{recording} fold {fold} {name} seed {seed}: test {res['test_bits_per_spike']:.3f} bits/spike, "
               f"fit {res['fit_cpu_seconds']:.0f} CPU s", flush=True)
-        with open(args.out, "a") as f:
-            f.write(json.dumps(res) + "\n")
+        rr.append_jsonl(args.out, res)
     table(args.out)
 
 

@@ -232,3 +232,11 @@ def read_jsonl(path):
         return []
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def append_jsonl(path, record):
+    """Append one record to a results file as a JSON line (the scripts skip finished jobs on a rerun)."""
+    import json
+
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
