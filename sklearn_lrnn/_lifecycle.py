@@ -15,11 +15,11 @@ handling, convergence warnings and the bounded dynamics analysis live here once.
 from __future__ import annotations
 
 import contextlib
-from abc import ABCMeta, abstractmethod
 import os
 import sys
 import time
 import warnings
+from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, Callable
